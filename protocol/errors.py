@@ -1,0 +1,86 @@
+"""The error table of the wire contract (DESIGN §3.5) and the exception that carries it.
+
+Every error that reaches a client is an `RpcError`: a code from `ErrorCode`, a stable UPPER_SNAKE
+name (sent as `data.error`, so a client can branch on a name instead of a number), a message meant
+for people, and optional details merged into `data`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+import msgspec
+
+
+class ErrorCode(IntEnum):
+    """JSON-RPC 2.0 reserved codes and canvas-live's codes in the server range."""
+
+    PARSE_ERROR = -32700
+    INVALID_REQUEST = -32600
+    METHOD_NOT_FOUND = -32601
+    INVALID_PARAMS = -32602
+    INTERNAL_ERROR = -32603
+    NOT_FOUND = -32001
+    CONFLICT = -32002
+    INVALID_CANVAS = -32003
+    FORBIDDEN_PATH = -32004
+    AGENT_FAILED = -32005
+    CIRCUIT_OPEN = -32006
+    OVERLOADED = -32007
+    TIMEOUT = -32008
+    CANCELLED = -32009
+    UNAVAILABLE = -32010
+
+
+class ErrorObject(msgspec.Struct, omit_defaults=True):
+    """The JSON-RPC `error` member as it goes on the wire."""
+
+    code: int
+    message: str
+    data: dict[str, Any] | None = None
+
+
+class ErrorInfo(msgspec.Struct, omit_defaults=True):
+    """An error recorded in a result (a failed agent call, a failed task) rather than raised."""
+
+    code: int
+    error: str
+    message: str
+    category: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class RpcError(Exception):
+    """An error with a contract code; raised anywhere below a method binding, sent as is."""
+
+    def __init__(self, code: ErrorCode, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    @property
+    def name(self) -> str:
+        """The stable UPPER_SNAKE name of the code, e.g. `NOT_FOUND`."""
+        return self.code.name
+
+    def to_object(self) -> ErrorObject:
+        """The wire form: the name always travels in `data.error` beside the details."""
+        return ErrorObject(int(self.code), self.message, {"error": self.name, **self.data})
+
+    def to_info(self, category: str | None = None) -> ErrorInfo:
+        """The recorded form used inside task and agent results."""
+        return ErrorInfo(int(self.code), self.name, self.message, category, self.data or None)
+
+
+def not_found(kind: str, ident: str) -> RpcError:
+    """`NOT_FOUND` for an unknown canvas, node, edge, task or agent."""
+    return RpcError(ErrorCode.NOT_FOUND, f"{kind} {ident!r} not found", kind=kind, id=ident)
+
+
+def invalid_params(message: str, field: str | None = None) -> RpcError:
+    """-32602 naming the offending field, so a client can point at it."""
+    if field is None:
+        return RpcError(ErrorCode.INVALID_PARAMS, message)
+    return RpcError(ErrorCode.INVALID_PARAMS, message, field=field)

@@ -1,0 +1,68 @@
+"""What one running server holds: its settings, services, connections and counters.
+
+The lifespan in `server.app` builds one `Runtime` and tears it down; method bindings and routes
+reach the services through it (as `Context.runtime`), never through globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from protocol.registry import Registry
+from server import NAME, __version__
+from server.settings import Settings
+from services.hub import Hub, create_hub
+
+if TYPE_CHECKING:
+    from server.connection import Connection
+
+
+@dataclass(eq=False)
+class Runtime:
+    """The services and live state of one server process."""
+
+    settings: Settings
+    registry: Registry[Context]
+    hub: Hub = field(init=False)
+    connections: set[Connection] = field(default_factory=set)
+    started_at: float = field(default_factory=time.monotonic)
+    connections_total: int = 0
+    slow_consumers_dropped: int = 0
+    openrpc: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.hub = create_hub(self.settings.hub_url, self.settings.history_size)
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since start-up."""
+        return time.monotonic() - self.started_at
+
+    def hello(self) -> dict[str, str]:
+        """The `server.hello` params every new connection receives first."""
+        return {"name": NAME, "version": __version__, "epoch": self.hub.epoch}
+
+    def stats(self) -> dict[str, int]:
+        """Live counters: enough to see leaked connections, tasks or subscriptions from outside."""
+        return {
+            "connections": len(self.connections),
+            "connections_total": self.connections_total,
+            "slow_consumers_dropped": self.slow_consumers_dropped,
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            **self.hub.stats(),
+        }
+
+    async def close(self) -> None:
+        """Stop the services in the reverse order of start-up."""
+        await self.hub.close()
+
+
+@dataclass(slots=True)
+class Context:
+    """What a method handler is given beside its params."""
+
+    runtime: Runtime
+    connection: Connection | None = None

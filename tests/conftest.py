@@ -1,0 +1,214 @@
+"""Fixtures that start the real server under uvicorn on a free port and talk to it over the wire.
+
+`LiveServer` runs uvicorn (uvloop, websockets-sansio: the CLI's own configuration) in a thread of
+the test process, so tests reach it only through sockets, while coverage still sees the server's
+code and a test can, where a story needs it, make the server publish (`live.run(...)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+
+from server.cli import uvicorn_config
+from server.runtime import Runtime
+from server.settings import Settings
+
+SHARED_CANVASES = Path(__file__).resolve().parents[2] / "shared" / "data" / "canvases"
+
+
+class LiveServer:
+    """A running server: its URLs, and a way to run code on its event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        config = uvicorn_config(settings, port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        factory = self.server.config.get_loop_factory()
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve(sockets=[self.sock])
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+    @property
+    def runtime(self) -> Runtime:
+        app = self.server.config.loaded_app
+        while hasattr(app, "app"):
+            app = app.app
+        return app.state.runtime  # type: ignore[no-any-return]
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Call `fn` on the server's loop (e.g. a hub publish) and return its result."""
+        assert self.loop is not None
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # pragma: no cover - surfaced to the test
+                future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(call)
+        return future.result(timeout=10)
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    """An empty vault folder for one test."""
+    path = tmp_path / "vault"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_server(vault: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start servers with settings overridden per test; all are stopped at the end."""
+    started: list[LiveServer] = []
+
+    def make(**overrides: Any) -> LiveServer:
+        settings = Settings(**{"vault": vault, "port": 0, **overrides})
+        live = LiveServer(settings).start()
+        started.append(live)
+        return live
+
+    yield make
+    for live in started:
+        live.stop()
+
+
+@pytest.fixture
+def live(make_server: Callable[..., LiveServer]) -> LiveServer:
+    """A server with default settings on an empty vault."""
+    return make_server()
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answered by the server."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error['code']} {error['message']}")
+        self.code: int = error["code"]
+        self.message: str = error["message"]
+        self.data: dict[str, Any] = error.get("data") or {}
+
+
+@dataclasses.dataclass
+class Client:
+    """A test's JSON-RPC client: calls by id, events in a queue, the hello kept."""
+
+    ws: ClientConnection
+    hello: dict[str, Any]
+    events: asyncio.Queue[dict[str, Any]] = dataclasses.field(default_factory=asyncio.Queue)
+    pending: dict[Any, asyncio.Future[Any]] = dataclasses.field(default_factory=dict)
+    next_id: int = 0
+    reader: asyncio.Task[None] | None = None
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            message = msgspec.json.decode(raw)
+            if isinstance(message, list) or "id" not in message:
+                if isinstance(message, dict):
+                    await self.events.put(message)
+                continue
+            future = self.pending.pop(message["id"], None)
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    async def request(self, method: str, params: Any = None, timeout: float = 10) -> dict[str, Any]:
+        """Send a request and return the whole response object."""
+        self.next_id += 1
+        request_id = self.next_id
+        frame: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": request_id}
+        if params is not None:
+            frame["params"] = params
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[request_id] = future
+        await self.ws.send(msgspec.json.encode(frame).decode())
+        return await asyncio.wait_for(future, timeout)  # type: ignore[no-any-return]
+
+    async def call(self, method: str, params: Any = None, timeout: float = 10) -> Any:
+        """Call a method; return its result or raise `RpcError`."""
+        response = await self.request(method, params, timeout)
+        if "error" in response:
+            raise RpcError(response["error"])
+        return response["result"]
+
+    async def event(self, method: str | None = None, timeout: float = 5) -> dict[str, Any]:
+        """The next event (optionally the next of one type, skipping others); its params."""
+        while True:
+            message = await asyncio.wait_for(self.events.get(), timeout)
+            if method is None or message["method"] == method:
+                return message["params"]  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+@contextlib.asynccontextmanager
+async def open_client(live: LiveServer, **kwargs: Any) -> AsyncIterator[Client]:
+    """Connect to `live`, read `server.hello`, and read everything else in the background."""
+    url = kwargs.pop("url", live.ws_url)
+    async with connect(url, **kwargs) as ws:
+        hello = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 5))
+        assert hello["method"] == "server.hello"
+        client = Client(ws, hello["params"])
+        client.reader = asyncio.create_task(client._read())
+        try:
+            yield client
+        finally:
+            client.reader.cancel()
+
+
+@pytest.fixture
+async def client(live: LiveServer) -> AsyncIterator[Client]:
+    """A connected client of the default server."""
+    async with open_client(live) as connected:
+        yield connected
+
+
+@pytest.fixture
+async def http(live: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the default server."""
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as session:
+        yield session
