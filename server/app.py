@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime = Runtime(settings, build_registry(settings.max_batch))
         app.state.runtime = runtime
+        await runtime.start()
         # Everything built so far lives as long as the process: keep the collector from
         # rescanning it on every collection, which otherwise shows up in the latency tail.
         gc.collect()

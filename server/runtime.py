@@ -55,6 +55,9 @@ class Runtime:
             **self.hub.stats(),
         }
 
+    async def start(self) -> None:
+        """Start the services, in dependency order, before the first connection is accepted."""
+
     async def close(self) -> None:
         """Stop the services in the reverse order of start-up."""
         await self.hub.close()

@@ -138,6 +138,7 @@ class Client:
     ws: ClientConnection
     hello: dict[str, Any]
     events: asyncio.Queue[dict[str, Any]] = dataclasses.field(default_factory=asyncio.Queue)
+    replies: asyncio.Queue[Any] = dataclasses.field(default_factory=asyncio.Queue)
     pending: dict[Any, asyncio.Future[Any]] = dataclasses.field(default_factory=dict)
     next_id: int = 0
     reader: asyncio.Task[None] | None = None
@@ -145,13 +146,25 @@ class Client:
     async def _read(self) -> None:
         async for raw in self.ws:
             message = msgspec.json.decode(raw)
-            if isinstance(message, list) or "id" not in message:
-                if isinstance(message, dict):
-                    await self.events.put(message)
+            if isinstance(message, dict) and "id" not in message:
+                await self.events.put(message)
                 continue
-            future = self.pending.pop(message["id"], None)
+            future = self.pending.pop(message["id"], None) if isinstance(message, dict) else None
             if future is not None and not future.done():
                 future.set_result(message)
+            else:
+                await self.replies.put(message)
+
+    async def send_raw(self, frame: str | bytes, timeout: float = 5) -> Any:
+        """Send a frame as is and return the next reply that no `call` is waiting for."""
+        await self.ws.send(frame)
+        return await asyncio.wait_for(self.replies.get(), timeout)
+
+    async def no_reply(self, wait: float = 0.3) -> None:
+        """Assert that nothing but events arrives for a while."""
+        with contextlib.suppress(TimeoutError):
+            reply = await asyncio.wait_for(self.replies.get(), wait)
+            raise AssertionError(f"unexpected reply {reply!r}")
 
     async def request(self, method: str, params: Any = None, timeout: float = 10) -> dict[str, Any]:
         """Send a request and return the whole response object."""

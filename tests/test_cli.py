@@ -1,0 +1,91 @@
+"""The `canvas-live` command: settings from flags and environment, and a graceful shutdown."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from server.settings import Settings, add_arguments, load_settings
+
+
+def parse(argv: list[str], environ: dict[str, str]) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return load_settings(parser.parse_args(argv), environ)
+
+
+def test_flags_beat_environment_beats_defaults() -> None:
+    environ = {"CANVAS_LIVE_PORT": "9000", "CANVAS_LIVE_TOKEN": "t", "CANVAS_LIVE_DEMO": "yes"}
+    settings = parse(["--port", "9100", "--allow-origin", "https://a", "--allow-origin", "https://b"], environ)
+    assert settings.port == 9100
+    assert settings.token == "t"
+    assert settings.demo is True
+    assert settings.allow_origin == ("https://a", "https://b")
+    assert settings.host == "127.0.0.1"
+    assert settings.state_dir == Path("vault/.canvas-live")
+    environ = {"CANVAS_LIVE_ALLOW_ORIGIN": "https://x, https://y", "CANVAS_LIVE_SHUTDOWN_GRACE": "2.5"}
+    settings = parse(["--vault", "/tmp/v", "--data-dir", "/tmp/d"], environ)
+    assert settings.allow_origin == ("https://x", "https://y")
+    assert settings.shutdown_grace == 2.5
+    assert settings.state_dir == Path("/tmp/d")
+
+
+def test_bad_environment_values_are_refused() -> None:
+    with pytest.raises(SystemExit, match="CANVAS_LIVE_PALETTE"):
+        parse([], {"CANVAS_LIVE_PALETTE": "rainbow"})
+    with pytest.raises(SystemExit):
+        parse(["--palette", "rainbow"], {})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_runs_and_shuts_down_with_1012(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "CANVAS_LIVE_PORT": str(port), "CANVAS_LIVE_VAULT": str(tmp_path / "vault")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/api/v1/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "server did not come up"
+                await asyncio.sleep(0.1)
+        assert (tmp_path / "vault").is_dir()
+        async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+            await ws.recv()
+            process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        # uvicorn re-raises the signal once it has shut down cleanly, as a well-behaved daemon does.
+        assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,189 @@
+"""Events through the real server: topics, seq, resume with since+epoch, coalescing, slow consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import Client, LiveServer, RpcError, open_client
+
+
+def publish(live: LiveServer, topic: str, count: int, event: str = "task.progress", start: int = 0) -> None:
+    """Publish `count` events on the server's loop, in one go."""
+
+    def burst() -> None:
+        for index in range(start, start + count):
+            live.runtime.hub.publish(topic, event, {"task_id": "t1", "done": index})
+
+    live.run(burst)
+
+
+async def test_events_carry_topic_and_seq_in_order(live: LiveServer) -> None:
+    async with open_client(live) as first, open_client(live) as second:
+        for client in (first, second):
+            answer = await client.call("subscribe", {"topics": ["tasks", "task:t1"]})
+            assert answer == {
+                "subscribed": ["tasks", "task:t1"],
+                "epoch": client.hello["epoch"],
+                "replayed": 0,
+                "recovered": {},
+            }
+        publish(live, "tasks", 5)
+        publish(live, "canvases", 1, "canvas.created")  # nobody listens: nobody receives
+        for client in (first, second):
+            seen = [await client.event("task.progress") for _ in range(5)]
+            assert [event["seq"] for event in seen] == [1, 2, 3, 4, 5]
+            assert {event["topic"] for event in seen} == {"tasks"}
+            assert [event["done"] for event in seen] == [0, 1, 2, 3, 4]
+            assert client.events.empty()
+
+
+async def test_unsubscribe_stops_delivery(live: LiveServer, client: Client) -> None:
+    await client.call("subscribe", {"topics": ["tasks", "agents"]})
+    assert await client.call("unsubscribe", {"topics": ["tasks", "canvases"]}) == {"unsubscribed": ["tasks"]}
+    publish(live, "tasks", 3)
+    publish(live, "agents", 1, "agent.circuit")
+    assert (await client.event())["topic"] == "agents"
+
+
+async def test_subscribing_twice_delivers_once(live: LiveServer, client: Client) -> None:
+    await client.call("subscribe", {"topics": ["tasks"]})
+    await client.call("subscribe", {"topics": ["tasks", "tasks"]})
+    publish(live, "tasks", 1)
+    await client.event()
+    await asyncio.sleep(0.2)
+    assert client.events.empty()
+
+
+async def test_resume_replays_missed_events_before_new_ones(live: LiveServer) -> None:
+    async with open_client(live) as client:
+        await client.call("subscribe", {"topics": ["task:t1"]})
+        publish(live, "task:t1", 3)
+        last = [await client.event() for _ in range(3)][-1]
+        epoch = client.hello["epoch"]
+    publish(live, "task:t1", 4, start=3)  # missed while disconnected
+    async with open_client(live) as client:
+        answer = await client.call(
+            "subscribe", {"topics": ["task:t1"], "since": {"task:t1": last["seq"]}, "epoch": epoch}
+        )
+        assert answer["replayed"] == 4
+        assert answer["recovered"] == {"task:t1": True}
+        publish(live, "task:t1", 1, start=7)
+        seen = [await client.event() for _ in range(5)]
+        assert [event["seq"] for event in seen] == [4, 5, 6, 7, 8]
+        assert [event["done"] for event in seen] == [3, 4, 5, 6, 7]
+
+
+async def test_resume_fails_honestly(make_server: Callable[..., LiveServer]) -> None:
+    live = make_server(history_size=5)
+    publish(live, "tasks", 20)
+    async with open_client(live) as client:
+        epoch = client.hello["epoch"]
+        too_old = await client.call("subscribe", {"topics": ["tasks"], "since": {"tasks": 2}, "epoch": epoch})
+        assert too_old["recovered"] == {"tasks": False} and too_old["replayed"] == 0
+    async with open_client(live) as client:
+        other_epoch = await client.call("subscribe", {"topics": ["tasks"], "since": {"tasks": 18}, "epoch": "x"})
+        assert other_epoch["recovered"] == {"tasks": False} and other_epoch["replayed"] == 0
+    async with open_client(live) as client:
+        ahead = await client.call("subscribe", {"topics": ["tasks"], "since": {"tasks": 99}, "epoch": epoch})
+        assert ahead["recovered"] == {"tasks": False}
+    async with open_client(live) as client:
+        within = await client.call("subscribe", {"topics": ["tasks"], "since": {"tasks": 16}, "epoch": epoch})
+        assert within == {"subscribed": ["tasks"], "epoch": epoch, "replayed": 4, "recovered": {"tasks": True}}
+        assert [(await client.event())["seq"] for _ in range(4)] == [17, 18, 19, 20]
+
+
+async def test_progress_is_coalesced_and_the_latest_wins(live: LiveServer, client: Client) -> None:
+    await client.call("subscribe", {"topics": ["task:t1"]})
+
+    def progress() -> None:
+        hub = live.runtime.hub
+        for done in range(1, 201):
+            hub.publish_coalesced("task:t1", "task.progress", {"task_id": "t1", "done": done, "total": 200})
+
+    live.run(progress)
+    first = await client.event()
+    assert first["done"] == 1  # the leading edge goes out at once
+    latest = await client.event(timeout=2)
+    assert latest["done"] == 200  # the rest collapse into the latest
+    live.run(lambda: live.runtime.hub.publish("task:t1", "task.completed", {"task_id": "t1"}))
+    final = await client.event()
+    assert (final["seq"], final["topic"]) == (3, "task:t1")
+    assert client.events.empty()
+
+
+async def test_final_event_flushes_waiting_progress_first(live: LiveServer, client: Client) -> None:
+    await client.call("subscribe", {"topics": ["task:t2"]})
+
+    def run() -> None:
+        hub = live.runtime.hub
+        hub.publish_coalesced("task:t2", "task.progress", {"done": 1})
+        hub.publish_coalesced("task:t2", "task.progress", {"done": 2})
+        hub.publish("task:t2", "task.completed", {"done": 2})
+
+    live.run(run)
+    seen = [await client.event() for _ in range(3)]
+    assert [(event["seq"], event.get("done")) for event in seen] == [(1, 1), (2, 2), (3, 2)]
+    assert seen[2]["topic"] == "task:t2"
+
+
+@pytest.mark.parametrize("topic", ["", "task:", "nonsense", "canvas:"])
+async def test_unknown_topics_are_refused(client: Client, topic: str) -> None:
+    with pytest.raises(RpcError) as caught:
+        await client.call("subscribe", {"topics": ["tasks", topic]})
+    assert caught.value.code == -32602
+    assert caught.value.data["field"] == "topics[1]"
+
+
+async def test_subscription_limit(make_server: Callable[..., LiveServer]) -> None:
+    live = make_server(max_subscriptions=3)
+    async with open_client(live) as client:
+        await client.call("subscribe", {"topics": ["tasks", "agents"]})
+        with pytest.raises(RpcError) as caught:
+            await client.call("subscribe", {"topics": ["task:a", "task:b"]})
+        assert caught.value.code == -32602
+        assert "3" in caught.value.message
+        await client.call("subscribe", {"topics": ["task:a"]})
+
+
+async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    live = make_server(send_queue=64)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", live.port))
+    async with connect(live.ws_url, sock=sock, max_queue=1) as stalled, open_client(live) as reader:
+        await stalled.recv()  # hello
+        await stalled.send('{"jsonrpc":"2.0","method":"subscribe","params":{"topics":["tasks"]},"id":1}')
+        await reader.call("subscribe", {"topics": ["tasks"]})
+        await asyncio.sleep(0.2)
+        payload = "x" * 4000
+
+        def burst() -> None:  # well within one queue, so only a client that stops reading overflows
+            for index in range(32):
+                live.runtime.hub.publish("tasks", "task.progress", {"done": index, "pad": payload})
+
+        for _ in range(100):
+            live.run(burst)
+            # The healthy reader gets every event while the stalled one is cut loose.
+            for _ in range(32):
+                await reader.event(timeout=10)
+            if live.runtime.slow_consumers_dropped:
+                break
+        assert live.runtime.slow_consumers_dropped == 1
+        info = await reader.call("server.info")
+        assert info["stats"]["connections"] == 2  # the stalled socket is gone only once it closes
+        # When the stalled client finally reads, it finds the close frame: 4008, slow consumer.
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(stalled.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+        assert closed.value.rcvd.reason == "slow consumer"
+    await asyncio.sleep(0.2)
+    assert live.runtime.stats()["subscribers"] == 0

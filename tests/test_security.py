@@ -1,0 +1,70 @@
+"""Token auth and Origin checks on the handshake and the HTTP API (DESIGN §11)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import LiveServer, open_client
+
+SECRET = "s3cr3t-token-value"
+
+
+async def test_websocket_needs_the_token(make_server: Callable[..., LiveServer]) -> None:
+    live = make_server(token=SECRET)
+    for headers, url in [
+        ({}, live.ws_url),
+        ({"Authorization": "Bearer wrong"}, live.ws_url),
+        ({}, live.ws_url + "?token=wrong"),
+    ]:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 401
+        body = refused.value.response.body.decode()
+        assert json.loads(body)["error"] == "UNAUTHORIZED"
+        assert SECRET not in body
+    async with open_client(live, additional_headers={"Authorization": f"Bearer {SECRET}"}) as client:
+        assert await client.call("ping") == "pong"
+    async with open_client(live, url=f"{live.ws_url}?token={SECRET}") as client:
+        assert await client.call("ping") == "pong"
+
+
+async def test_http_api_needs_the_token(make_server: Callable[..., LiveServer]) -> None:
+    live = make_server(token=SECRET)
+    ping = {"jsonrpc": "2.0", "method": "ping", "id": 1}
+    async with httpx.AsyncClient(base_url=live.base_url) as http:
+        for path, method in [("/rpc", "POST"), ("/api/v1/health", "GET")]:
+            refused = await http.request(method, path, json=ping)
+            assert refused.status_code == 401
+            assert refused.json()["error"] == "UNAUTHORIZED"
+            assert SECRET not in refused.text
+        allowed = await http.post("/rpc", json=ping, headers={"Authorization": f"Bearer {SECRET}"})
+        assert allowed.json()["result"] == "pong"
+        assert (await http.get(f"/api/v1/health?token={SECRET}")).status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://127.0.0.1:1", "null"])
+async def test_foreign_origins_are_refused(live: LiveServer, origin: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(live.ws_url, origin=origin):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+    assert json.loads(refused.value.response.body)["error"] == "FORBIDDEN_ORIGIN"
+
+
+async def test_allowed_origins(make_server: Callable[..., LiveServer]) -> None:
+    live = make_server(allow_origin=("https://my.dashboard",))
+    for origin in [
+        f"http://127.0.0.1:{live.port}",
+        "app://obsidian.md",
+        "capacitor://localhost",
+        "https://my.dashboard",
+    ]:
+        async with open_client(live, origin=origin) as client:
+            assert await client.call("ping") == "pong"
