@@ -39,6 +39,7 @@ class Method(Generic[Ctx]):
     result: Any
     summary: str
     websocket_only: bool = False
+    inline: bool = False
 
     def decode_params(self, raw: msgspec.Raw | msgspec.UnsetType) -> Any:
         """Decode raw params by name or by position into the params type, or raise -32602."""
@@ -103,28 +104,48 @@ class Registry(Generic[Ctx]):
         params: type[msgspec.Struct] | None = None,
         result: Any = Any,
         websocket_only: bool = False,
+        inline: bool = False,
     ) -> Callable[[Handler[Ctx]], Handler[Ctx]]:
-        """Register `handler` under `name`; its docstring's first line becomes the summary."""
+        """Register `handler` under `name`; its docstring's first line becomes the summary.
+
+        `inline` declares a handler that never waits on anything (no I/O, no sleep), so a
+        transport may run it in place instead of spawning a task: the cheapest possible answer.
+        """
 
         def register(handler: Handler[Ctx]) -> Handler[Ctx]:
             if name in self.methods:
                 raise ValueError(f"method {name!r} registered twice")
             summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
-            self.methods[name] = Method(name, handler, params, result, summary, websocket_only)
+            self.methods[name] = Method(name, handler, params, result, summary, websocket_only, inline)
             return handler
 
         return register
 
+    def parse(self, data: bytes | str) -> Parsed | Batch:
+        """Parse one frame (batch size limited to `max_batch`)."""
+        return parse_frame(data, self.max_batch)
+
+    def answers_at_once(self, parsed: Parsed | Batch) -> bool:
+        """True when answering `parsed` cannot wait on anything: an error, or one inline method."""
+        if isinstance(parsed, RpcError):
+            return True
+        if isinstance(parsed, Batch):
+            return False
+        method = self.methods.get(parsed.method)
+        return method is None or method.inline
+
     async def handle_frame(self, data: bytes | str, ctx: Ctx, *, websocket: bool) -> bytes | None:
         """Answer one frame: the encoded response (a single object or an array), or None."""
-        parsed = parse_frame(data, self.max_batch)
+        return await self.answer(self.parse(data), ctx, websocket=websocket)
+
+    async def answer(self, parsed: Parsed | Batch, ctx: Ctx, *, websocket: bool) -> bytes | None:
+        """Answer a parsed frame; batch elements run concurrently."""
         if isinstance(parsed, Batch):
             return _join(await asyncio.gather(*(self._answer(item, ctx, websocket) for item in parsed.items)))
         return await self._answer(parsed, ctx, websocket)
 
-    def refuse_frame(self, data: bytes | str, error: RpcError) -> bytes | None:
+    def refuse(self, parsed: Parsed | Batch, error: RpcError) -> bytes | None:
         """Answer every request of a frame with `error` without running any (e.g. when overloaded)."""
-        parsed = parse_frame(data, self.max_batch)
         items = parsed.items if isinstance(parsed, Batch) else [parsed]
         answers = [_refusal(item, error) for item in items]
         return _join(answers) if isinstance(parsed, Batch) else answers[0]

@@ -14,9 +14,9 @@ from server.app import create_app
 from server.settings import Settings, add_arguments, load_settings
 
 
-def uvicorn_config(settings: Settings, **overrides: object) -> uvicorn.Config:
-    """The one uvicorn configuration the CLI, the tests and the benchmarks all run."""
-    options: dict[str, object] = {
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """The one set of uvicorn options the CLI, the tests and the benchmarks (baselines too) run."""
+    return {
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
@@ -31,7 +31,11 @@ def uvicorn_config(settings: Settings, **overrides: object) -> uvicorn.Config:
         "access_log": False,
         "timeout_graceful_shutdown": settings.shutdown_grace,
     }
-    options.update(overrides)
+
+
+def uvicorn_config(settings: Settings, **overrides: object) -> uvicorn.Config:
+    """A uvicorn configuration serving canvas-live with `settings`."""
+    options = uvicorn_options(settings) | overrides
     return uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
 
 

@@ -19,7 +19,7 @@ from enum import Enum
 from starlette.websockets import WebSocket
 
 from protocol.errors import ErrorCode, RpcError
-from protocol.jsonrpc import encode_notification
+from protocol.jsonrpc import Batch, Parsed, encode_notification
 from server.runtime import Context, Runtime
 
 log = logging.getLogger("canvas_live.ws")
@@ -48,6 +48,7 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._requests: set[asyncio.Task[None]] = set()
         self._writer: asyncio.Task[None] | None = None
+        self._sending = False
         self._closer: asyncio.Task[None] | None = None
 
     # -- outgoing ---------------------------------------------------------------------------
@@ -70,8 +71,31 @@ class Connection:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while queue:
-                await send({"type": "websocket.send", "text": queue.popleft()})
+            if self._sending:
+                continue  # a response is going out directly; `_respond` wakes us when it is done
+            self._sending = True
+            try:
+                while queue:
+                    await send({"type": "websocket.send", "text": queue.popleft()})
+            finally:
+                self._sending = False
+
+    async def _respond(self, response: bytes) -> None:
+        """Send a response, directly when nothing else is queued or being sent, else via the queue.
+
+        The direct path saves the hop through the writer task on an idle connection, which is
+        most of a round trip's cost; events still go through the queue, so their order holds.
+        """
+        if self._queue or self._sending or self.state is not State.OPEN:
+            self.deliver(response.decode())
+            return
+        self._sending = True
+        try:
+            await self.websocket.send({"type": "websocket.send", "text": response.decode()})
+        finally:
+            self._sending = False
+        if self._queue and not self._wakeup.is_set():
+            self._wakeup.set()
 
     def _drop_slow_consumer(self) -> None:
         self.runtime.slow_consumers_dropped += 1
@@ -114,32 +138,34 @@ class Connection:
                 if data is None:
                     data = message.get("bytes") or b""
                 if self.state is State.OPEN:
-                    self._on_frame(data)
+                    await self._on_frame(data)
         finally:
             self._finish()
 
-    def _on_frame(self, data: str | bytes) -> None:
-        if len(self._requests) >= self.runtime.settings.max_inflight:
-            self._reject_overloaded(data)
+    async def _on_frame(self, data: str | bytes) -> None:
+        """Answer at once what cannot wait (errors, inline methods); run the rest as tasks."""
+        registry = self.runtime.registry
+        parsed = registry.parse(data)
+        if registry.answers_at_once(parsed):
+            await self._run(parsed)
             return
-        task = asyncio.create_task(self._run(data))
+        limit = self.runtime.settings.max_inflight
+        if len(self._requests) >= limit:
+            error = RpcError(
+                ErrorCode.OVERLOADED, f"at most {limit} requests may run at once on a connection", retry_after=0.1
+            )
+            refusal = registry.refuse(parsed, error)
+            if refusal is not None:
+                await self._respond(refusal)
+            return
+        task = asyncio.create_task(self._run(parsed))
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
-    async def _run(self, data: str | bytes) -> None:
-        response = await self.runtime.registry.handle_frame(data, self.context, websocket=True)
+    async def _run(self, parsed: Parsed | Batch) -> None:
+        response = await self.runtime.registry.answer(parsed, self.context, websocket=True)
         if response is not None:
-            self.deliver(response.decode())
-
-    def _reject_overloaded(self, data: str | bytes) -> None:
-        """Answer every request in the frame with -32007 without running any of them."""
-        limit = self.runtime.settings.max_inflight
-        error = RpcError(
-            ErrorCode.OVERLOADED, f"at most {limit} requests may run at once on a connection", retry_after=0.1
-        )
-        response = self.runtime.registry.refuse_frame(data, error)
-        if response is not None:
-            self.deliver(response.decode())
+            await self._respond(response)
 
     def _finish(self) -> None:
         self.state = State.CLOSED

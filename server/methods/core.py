@@ -57,12 +57,12 @@ class ServerInfo(msgspec.Struct):
 def register(registry: Registry[Context]) -> None:
     """Bind the transport-level methods."""
 
-    @registry.method("ping", result=str)
+    @registry.method("ping", result=str, inline=True)
     async def ping(params: None, ctx: Context) -> str:
         """Answer `pong`: a liveness and latency probe."""
         return "pong"
 
-    @registry.method("server.info", result=ServerInfo)
+    @registry.method("server.info", result=ServerInfo, inline=True)
     async def server_info(params: None, ctx: Context) -> ServerInfo:
         """Describe this server: version, epoch, palette, limits, agent capacity and live counters."""
         runtime = ctx.runtime
@@ -86,7 +86,7 @@ def register(registry: Registry[Context]) -> None:
             runtime.stats(),
         )
 
-    @registry.method("rpc.discover", result=dict[str, Any])
+    @registry.method("rpc.discover", result=dict[str, Any], inline=True)
     async def discover(params: None, ctx: Context) -> dict[str, Any]:
         """The OpenRPC document of every method, generated from the registered types."""
         runtime = ctx.runtime
@@ -94,7 +94,7 @@ def register(registry: Registry[Context]) -> None:
             runtime.openrpc = build_openrpc(runtime.registry, NAME, __version__)
         return runtime.openrpc
 
-    @registry.method("subscribe", params=SubscribeParams, result=SubscribeResult, websocket_only=True)
+    @registry.method("subscribe", params=SubscribeParams, result=SubscribeResult, websocket_only=True, inline=True)
     async def subscribe(params: SubscribeParams, ctx: Context) -> SubscribeResult:
         """Receive the events of the given topics; with `since` and `epoch`, replay what was missed."""
         assert ctx.connection is not None
@@ -112,7 +112,9 @@ def register(registry: Registry[Context]) -> None:
             )
         return hub.subscribe(ctx.connection, params.topics, params.since, params.epoch)
 
-    @registry.method("unsubscribe", params=UnsubscribeParams, result=UnsubscribeResult, websocket_only=True)
+    @registry.method(
+        "unsubscribe", params=UnsubscribeParams, result=UnsubscribeResult, websocket_only=True, inline=True
+    )
     async def unsubscribe(params: UnsubscribeParams, ctx: Context) -> UnsubscribeResult:
         """Stop receiving the given topics."""
         assert ctx.connection is not None
