@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import cast
 from pathlib import Path
+from typing import cast
 
 from websockets.client import ClientProtocol
 from websockets.frames import Opcode
