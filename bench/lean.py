@@ -150,3 +150,10 @@ class FrameCounter(asyncio.Protocol):
                     self.sample(bytes(buffer[position + header : end]))
             position = end
         del buffer[:position]
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A masked client text frame (the all-zero mask leaves the payload as is, and is valid)."""
+    size = len(payload)
+    length = bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    return b"\x81" + length + b"\x00\x00\x00\x00" + payload

@@ -28,7 +28,8 @@ def build_openrpc(registry: Registry[Any], title: str, version: str) -> dict[str
     for index, method in enumerate(methods):
         params: list[dict[str, Any]] = []
         if method.params is not None:
-            struct_schema = components[method.params.__name__]
+            # Resolve through the reference: msgspec qualifies names that two modules share.
+            struct_schema = components[schemas[2 * index]["$ref"].rsplit("/", 1)[1]]
             required = set(struct_schema.get("required", ()))
             for name, schema in struct_schema.get("properties", {}).items():
                 params.append({"name": name, "schema": schema, "required": name in required})

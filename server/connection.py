@@ -1,12 +1,18 @@
 """One WebSocket client: a reader loop, a writer task, a bounded outgoing queue.
 
-Everything sent to the client (responses, events, `server.hello`) goes through one queue drained
-by one writer task, so frames are never interleaved and a publisher never waits on a client:
-`deliver` only appends. A client that stops reading fills the queue; on overflow it is dropped
-with close code 4008 and its memory is released at once, while every other client goes on.
+Sending (DESIGN §3.4). A publisher must never wait on a client, yet waking a writer task for every
+frame is what makes fan-out slow. So `deliver` (called synchronously by the hub for every
+subscriber, and for every response) starts the socket send in place: on a socket that can take
+the bytes, which is nearly always, the frame is written there and then with no task switch at
+all, just as a plain `for ws in sockets: await ws.send_text(...)` loop would. Only when the send
+has to wait (the client is not reading and the transport buffer is full) does the connection go
+*busy*: the half-started send is handed to this connection's writer task, and later frames queue
+behind it in order. A queue that overflows means a client that stopped reading: it is closed with
+4008 and its memory released at once, while every other client goes on.
 
-Requests run concurrently (a task each), at most `max_inflight` at once per connection; a request
-beyond that is answered -32007 without running.
+Requests run concurrently, at most `max_inflight` tasks per connection; a request beyond that is
+answered -32007 without running. Methods declared inline (they never wait) run in place on the
+reader, which with the in-place send makes a `ping` cost no task switch at all.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Coroutine
 from enum import Enum
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -25,6 +33,41 @@ from server.runtime import Context, Runtime
 log = logging.getLogger("canvas_live.ws")
 
 SLOW_CONSUMER = 4008
+
+Send = Coroutine[Any, Any, None]
+
+
+def start_eagerly(coro: Send) -> Send | None:
+    """Run `coro` up to its first suspension; None if it finished, else a coroutine that finishes it.
+
+    This is what an eager task does (Python 3.12's `eager_task_factory`) without creating a task:
+    most sends complete without suspending, and those pay nothing for the machinery.
+    """
+    try:
+        awaited = coro.send(None)
+    except StopIteration:
+        return None
+    except BaseException:
+        coro.close()
+        raise
+    return _drive(coro, awaited)
+
+
+async def _drive(coro: Send, awaited: Any) -> None:
+    """Drive a coroutine that `start_eagerly` left suspended, as its task would have."""
+    try:
+        while True:
+            if awaited is None:
+                await asyncio.sleep(0)  # a bare yield: let the loop run once
+            else:
+                # Wait for what the coroutine waits on; its own resumption surfaces any error.
+                await asyncio.wait((awaited,))
+            try:
+                awaited = coro.send(None)
+            except StopIteration:
+                return
+    finally:
+        coro.close()
 
 
 class State(Enum):
@@ -45,57 +88,60 @@ class Connection:
         self.context = Context(runtime, self)
         self._queue: deque[str] = deque()
         self._queue_limit = runtime.settings.send_queue
-        self._wakeup = asyncio.Event()
+        # Busy: the writer task owns the socket (a send that had to wait, then the queue).
+        self._busy = False
+        self._stalled: Send | None = None
+        self._wakeup: asyncio.Future[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
         self._writer: asyncio.Task[None] | None = None
-        self._sending = False
         self._closer: asyncio.Task[None] | None = None
 
     # -- outgoing ---------------------------------------------------------------------------
 
+    def _send(self, frame: str) -> Send:
+        return self.websocket.send({"type": "websocket.send", "text": frame})
+
     def deliver(self, frame: str) -> None:
-        """Queue a frame for the writer; on overflow drop this client as a slow consumer."""
+        """Send a frame now if the socket takes it, else queue it; never blocks, never raises."""
         if self.state is not State.OPEN:
             return
-        if len(self._queue) >= self._queue_limit:
-            self._drop_slow_consumer()
+        if self._busy:
+            if len(self._queue) >= self._queue_limit:
+                self._drop_slow_consumer()
+            else:
+                self._queue.append(frame)
             return
-        self._queue.append(frame)
-        if not self._wakeup.is_set():
-            self._wakeup.set()
+        try:
+            stalled = start_eagerly(self._send(frame))
+        except Exception:  # the peer is gone; the reader sees the disconnect and cleans up
+            log.debug("send to %s failed", self.peer, exc_info=True)
+            self.state = State.CLOSING
+            return
+        if stalled is not None:
+            self._busy = True
+            self._stalled = stalled
+            if self._wakeup is not None and not self._wakeup.done():
+                self._wakeup.set_result(None)
 
     async def _write_loop(self) -> None:
-        """Drain the whole queue on every wake-up: one task switch for a burst of frames."""
-        send = self.websocket.send
+        """Finish the send that had to wait, then drain the queue; the socket is free again after."""
+        loop = asyncio.get_running_loop()
         queue = self._queue
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if self._sending:
-                continue  # a response is going out directly; `_respond` wakes us when it is done
-            self._sending = True
+            if self._stalled is None:
+                self._wakeup = loop.create_future()
+                await self._wakeup
+            stalled, self._stalled = self._stalled, None
             try:
+                if stalled is not None:
+                    await stalled
                 while queue:
-                    await send({"type": "websocket.send", "text": queue.popleft()})
-            finally:
-                self._sending = False
-
-    async def _respond(self, response: bytes) -> None:
-        """Send a response, directly when nothing else is queued or being sent, else via the queue.
-
-        The direct path saves the hop through the writer task on an idle connection, which is
-        most of a round trip's cost; events still go through the queue, so their order holds.
-        """
-        if self._queue or self._sending or self.state is not State.OPEN:
-            self.deliver(response.decode())
-            return
-        self._sending = True
-        try:
-            await self.websocket.send({"type": "websocket.send", "text": response.decode()})
-        finally:
-            self._sending = False
-        if self._queue and not self._wakeup.is_set():
-            self._wakeup.set()
+                    await self._send(queue.popleft())
+            except Exception:
+                log.debug("send to %s failed", self.peer, exc_info=True)
+                self.state = State.CLOSING
+                return
+            self._busy = False
 
     def _drop_slow_consumer(self) -> None:
         self.runtime.slow_consumers_dropped += 1
@@ -109,7 +155,7 @@ class Connection:
         self.state = State.CLOSING
         self._queue.clear()
         if self._writer is not None:
-            # The writer can only be parked before a frame is written, never inside one.
+            # A waiting send is parked before its frame is written, never inside one.
             self._writer.cancel()
         self._closer = asyncio.create_task(self._send_close(code, reason))
 
@@ -156,7 +202,7 @@ class Connection:
             )
             refusal = registry.refuse(parsed, error)
             if refusal is not None:
-                await self._respond(refusal)
+                self.deliver(refusal.decode())
             return
         task = asyncio.create_task(self._run(parsed))
         self._requests.add(task)
@@ -165,10 +211,12 @@ class Connection:
     async def _run(self, parsed: Parsed | Batch) -> None:
         response = await self.runtime.registry.answer(parsed, self.context, websocket=True)
         if response is not None:
-            await self._respond(response)
+            self.deliver(response.decode())
 
     def _finish(self) -> None:
         self.state = State.CLOSED
+        if self._stalled is not None:
+            self._stalled.close()
         self.runtime.connections.discard(self)
         self.runtime.hub.remove(self)
         for task in self._requests:
