@@ -27,6 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/rpc_roundtrip.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/agent_batch.py
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache

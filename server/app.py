@@ -11,7 +11,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from server.connection import Connection
-from server.http import health, http_error, rpc
+from server.dashboard import dashboard_routes
+from server.http import health, http_error, review_generate, rpc, task_cancel, task_get, tasks_list
 from server.methods import build_registry
 from server.runtime import Runtime
 from server.security import origin_ok, token_ok
@@ -61,5 +62,10 @@ def create_app(settings: Settings) -> Starlette:
         WebSocketRoute("/ws", websocket_endpoint),
         Route("/rpc", rpc, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
+        Route("/api/v1/tasks", tasks_list, methods=["GET"]),
+        Route("/api/v1/tasks/{task_id}", task_get, methods=["GET"]),
+        Route("/api/v1/tasks/{task_id}/cancel", task_cancel, methods=["POST"]),
+        Route("/api/v1/review/generate", review_generate, methods=["POST"]),
+        *dashboard_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

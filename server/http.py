@@ -1,4 +1,4 @@
-"""HTTP routes: JSON-RPC over `POST /rpc`, the health probe, and the error shape of the HTTP API.
+"""HTTP routes: JSON-RPC over `POST /rpc`, the health probe, the task API, and the HTTP error shape.
 
 HTTP errors are `{"code": <status>, "error": "<NAME>", "message": "…", "details"?: {…}}`
 (DESIGN §8), so every failure names itself the same way on HTTP as on the WebSocket.
@@ -6,13 +6,20 @@ HTTP errors are `{"code": <status>, "error": "<NAME>", "message": "…", "detail
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
+from protocol.errors import ErrorCode, RpcError
 from protocol.jsonrpc import encode
 from server import __version__
+from server.methods import learn
+from server.methods.tasks import ListParams as TaskListParams
 from server.runtime import Context, Runtime
 from server.security import token_ok
 
@@ -68,14 +75,104 @@ async def health(request: Request) -> Response:
     runtime = runtime_of(request)
     if not token_ok(request, runtime.settings):
         return unauthorized()
-    settings = runtime.settings
+    agents = runtime.agents.stats()
     return json_response(
         {
             "status": "ok",
             "version": __version__,
             "uptime_s": round(runtime.uptime_s, 3),
             "connections": len(runtime.connections),
-            "tasks": {"running": 0, "pending": 0},
-            "agents": {"in_flight": 0, "max_concurrent": settings.max_concurrent_agents},
+            "tasks": runtime.tasks.counts(),
+            "agents": {
+                "in_flight": agents.in_flight,
+                "max_concurrent": agents.max_concurrent,
+                "peak_in_flight": agents.peak_in_flight,
+                "queued": agents.queued,
+                "total": agents.total,
+                "failed": agents.failed,
+                "circuit": agents.circuit,
+            },
         }
     )
+
+
+_HTTP_STATUS = {
+    ErrorCode.INVALID_PARAMS: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+def rpc_error_response(error: RpcError) -> Response:
+    """An `RpcError` in the HTTP error shape, with the status that matches its code."""
+    return http_error(_HTTP_STATUS.get(error.code, 500), error.name, error.message, error.data or None)
+
+
+Endpoint = Callable[[Request, Runtime], Awaitable[Response]]
+
+
+def api(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """An HTTP API route: the token is checked first, and a contract error becomes the HTTP error shape."""
+
+    @functools.wraps(endpoint)
+    async def route(request: Request) -> Response:
+        runtime = runtime_of(request)
+        if not token_ok(request, runtime.settings):
+            return unauthorized()
+        try:
+            return await endpoint(request, runtime)
+        except RpcError as exc:
+            return rpc_error_response(exc)
+
+    return route
+
+
+@api
+async def tasks_list(request: Request, runtime: Runtime) -> Response:
+    """`GET /api/v1/tasks?status=&kind=&canvas=&limit=&before=`: tasks newest first, as `task.list`."""
+    query = {key: value for key, value in request.query_params.items() if key != "token"}
+    try:
+        params = msgspec.convert(query, TaskListParams, strict=False)
+    except msgspec.ValidationError as exc:
+        return http_error(400, "INVALID_PARAMS", f"invalid query: {exc}")
+    return json_response(await runtime.tasks.list(params.query()))
+
+
+@api
+async def task_get(request: Request, runtime: Runtime) -> Response:
+    """`GET /api/v1/tasks/{id}`: one task, as `task.get`."""
+    return json_response(await runtime.tasks.get(request.path_params["task_id"]))
+
+
+@api
+async def task_cancel(request: Request, runtime: Runtime) -> Response:
+    """`POST /api/v1/tasks/{id}/cancel`: cancel a task, as `task.cancel` (409 when it has finished)."""
+    return json_response(await runtime.tasks.cancel(request.path_params["task_id"]))
+
+
+class ReviewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """`POST /api/v1/review/generate` body."""
+
+    canvas_name: str
+    node_ids: list[str] | None = None
+
+
+@api
+async def review_generate(request: Request, runtime: Runtime) -> Response:
+    """`POST /api/v1/review/generate`: 202 with the task id at once; the job starts once the answer is out.
+
+    The task is recorded before the answer (so its id is real and `GET /api/v1/tasks/{id}` finds
+    it) and started by Starlette's `BackgroundTask` on the response.
+    """
+    try:
+        body = msgspec.json.decode(await request.body(), type=ReviewRequest)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return http_error(400, "INVALID_PARAMS", f"invalid body: {exc}")
+    info = await runtime.workflows.review(body.canvas_name, body.node_ids, start=False)
+    scheduled = learn.scheduled(info)
+
+    async def launch() -> None:  # async, so Starlette runs it on the loop rather than in a thread
+        runtime.tasks.launch(info.id)
+
+    return Response(encode(scheduled), 202, media_type=JSON, background=BackgroundTask(launch))

@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.registry import Registry
 from server import NAME, __version__
+from server.background import build_agent_service, build_task_manager
 from server.settings import Settings
+from services.agents import AgentService
+from services.agents.batch import batch_kind
+from services.canvas_service import CanvasService
 from services.hub import Hub, create_hub
+from services.tasks import BackgroundTaskManager
+from services.workflows import Workflows
 
 if TYPE_CHECKING:
     from server.connection import Connection
@@ -27,6 +33,10 @@ class Runtime:
     settings: Settings
     registry: Registry[Context]
     hub: Hub = field(init=False)
+    canvases: CanvasService = field(init=False)
+    agents: AgentService = field(init=False)
+    tasks: BackgroundTaskManager = field(init=False)
+    workflows: Workflows = field(init=False)
     connections: set[Connection] = field(default_factory=set)
     started_at: float = field(default_factory=time.monotonic)
     connections_total: int = 0
@@ -57,9 +67,20 @@ class Runtime:
 
     async def start(self) -> None:
         """Start the services, in dependency order, before the first connection is accepted."""
+        settings = self.settings
+        self.canvases = CanvasService(settings.vault, self.hub, settings.palette, backups=settings.canvas_backups)
+        await self.canvases.start(demo=settings.demo)
+        self.agents = await build_agent_service(settings, self.hub)
+        self.tasks = build_task_manager(settings, self.hub)
+        self.tasks.register(batch_kind(self.agents))
+        self.workflows = Workflows(self.canvases, self.agents, self.tasks)
+        await self.tasks.start()
 
     async def close(self) -> None:
         """Stop the services in the reverse order of start-up."""
+        await self.tasks.close()
+        await self.agents.close()
+        await self.canvases.close()
         await self.hub.close()
 
 

@@ -44,6 +44,33 @@ class Settings:
     history_size: int = _opt(1000, "events kept per topic for resume")
     shutdown_grace: float = _opt(10.0, "seconds running work gets to finish on shutdown")
     log_level: str = _opt("info", "log level", choices=("critical", "error", "warning", "info", "debug"))
+    # Canvases (DESIGN §4)
+    canvas_backups: int = _opt(3, "earlier versions of each canvas kept in <vault>/.canvas-live/backups (0: none)")
+    # Agents and background tasks (DESIGN §5, §6)
+    agents_dir: Path | None = _opt(None, "folder of extra agent definitions (Markdown with front matter)")
+    agent_model: str | None = _opt(None, "model of the openai/anthropic backend (an agent's own `model` wins)")
+    agent_base_url: str | None = _opt(
+        None,
+        "base URL of the openai/anthropic backend, e.g. http://127.0.0.1:11434/v1 for Ollama (default: the provider's)",
+    )
+    agent_api_key_env: str | None = _opt(
+        None, "environment variable holding the backend's API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY)"
+    )
+    agent_command: str | None = _opt(None, "command line of the command backend; the prompt goes to its stdin")
+    offline_latency: float = _opt(0.0, "fixed delay added to every offline agent call, in seconds")
+    agent_timeout: float = _opt(120.0, "default time limit of one agent call, retries included, in seconds")
+    agent_attempt_timeout: float = _opt(60.0, "time limit of one attempt of an agent call, in seconds")
+    agent_retry_attempts: int = _opt(5, "attempts of an agent call whose failures are retryable")
+    agent_retry_max_delay: float = _opt(60.0, "seconds after which an agent call stops retrying")
+    agent_retry_wait_min: float = _opt(2.0, "shortest back-off between agent call attempts, in seconds")
+    agent_retry_wait_max: float = _opt(30.0, "longest back-off between agent call attempts, in seconds")
+    breaker_threshold: int = _opt(5, "consecutive retryable failures that open a backend's circuit")
+    breaker_reset: float = _opt(60.0, "seconds an open circuit refuses calls before one probe")
+    task_store_url: str = _opt("sqlite://", "task store (sqlite:// is <data-dir>/tasks.sqlite3)")
+    task_timeout: float = _opt(3600.0, "default time limit of a background task, in seconds")
+    task_timeouts: tuple[str, ...] = _opt((), "time limit of a task kind, as KIND=SECONDS (repeatable)", multiple=True)
+    task_retention_days: float = _opt(7.0, "days finished tasks are kept")
+    task_retention_max: int = _opt(10_000, "finished tasks kept at most")
 
     @property
     def state_dir(self) -> Path:

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import os
 import socket
 import threading
 import time
@@ -225,3 +226,202 @@ async def http(live: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the default server."""
     async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as session:
         yield session
+
+
+CANVAS_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def ordered(data: bytes) -> bytes:
+    """A JSON document re-encoded compactly: equal for two files only with the same keys, order and values."""
+    return msgspec.json.encode(msgspec.json.decode(data))
+
+
+async def on_server_loop(live: LiveServer, awaitable: Any) -> Any:
+    """Await a coroutine on the server's own loop (a service query a workflow would make) from a test."""
+    assert live.loop is not None
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(awaitable, live.loop))
+
+
+@dataclasses.dataclass
+class Reply:
+    """One scripted answer of the fake model provider."""
+
+    status: int = 200
+    content: str = ""
+    body: Any = None
+    delay: float = 0.0
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class FakeProvider:
+    """A model provider on loopback speaking OpenAI's and Anthropic's wire formats, scripted per test.
+
+    A bare ASGI app under uvicorn in a thread. `script` answers requests in order; once it is
+    empty `default` answers every request. Each request is recorded (path, headers, JSON body).
+    """
+
+    def __init__(self) -> None:
+        self.script: list[Reply] = []
+        self.default = Reply()
+        self.requests: list[dict[str, Any]] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            self.app, interface="asgi3", lifespan="off", log_level="critical", timeout_graceful_shutdown=0.2
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {name.decode(): value.decode() for name, value in scope["headers"]}
+        self.requests.append({"path": scope["path"], "headers": headers, "json": msgspec.json.decode(body)})
+        reply = self.script.pop(0) if self.script else self.default
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        payload = reply.body if reply.body is not None else self.envelope(scope["path"], reply)
+        extra = [(name.encode(), value.encode()) for name, value in reply.headers.items()]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(b"content-type", b"application/json"), *extra],
+            }
+        )
+        await send({"type": "http.response.body", "body": msgspec.json.encode(payload)})
+
+    @property
+    def url(self) -> str:
+        """The base URL a backend is configured with (`…/v1`)."""
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+
+    @staticmethod
+    def envelope(path: str, reply: Reply) -> Any:
+        """The provider's response body for `reply`: an answer, or an error object."""
+        if reply.status >= 400:
+            return {"error": {"message": reply.content or f"status {reply.status}", "type": "error"}}
+        if path.endswith("/messages"):
+            return {"type": "message", "role": "assistant", "content": [{"type": "text", "text": reply.content}]}
+        message = {"role": "assistant", "content": reply.content}
+        return {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """A fake model provider on loopback; answer with `provider.script` / `provider.default`."""
+    fake = FakeProvider()
+    yield fake
+    fake.close()
+
+
+class SamePortServer(LiveServer):
+    """A server listening on a port a stopped one used: what a client sees when the server restarts."""
+
+    def __init__(self, settings: Settings, port: int) -> None:
+        super().__init__(settings)
+        self.sock.close()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+
+
+@pytest.fixture
+def restart() -> Iterator[Callable[[LiveServer], LiveServer]]:
+    """Stop a server and start a new one on the same vault, settings and port; stopped at the end."""
+    started: list[LiveServer] = []
+
+    def again(live: LiveServer) -> LiveServer:
+        live.stop()
+        fresh = SamePortServer(live.settings, live.port).start()
+        started.append(fresh)
+        return fresh
+
+    yield again
+    for live in started:
+        live.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def require_chromium() -> None:
+    """Skip without /usr/bin/chromium on a developer's machine; fail in CI (`CI` set), where `.ci/run` installs it."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright, once per session; never a downloaded browser."""
+    require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        await launched.close()
+
+
+@dataclasses.dataclass
+class BrowserPage:
+    """A page in its own browser context, with every console error and uncaught exception it logs."""
+
+    page: Any
+    errors: list[str]
+
+    async def screenshot(self, name: str) -> Path:
+        """Save the page as test-artifacts/<name>.png, for a person to look at."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+async def new_page(browser: Any) -> AsyncIterator[Callable[..., Any]]:
+    """Open pages (`await new_page(width=1280, height=800)`); their contexts close at the end."""
+    contexts: list[Any] = []
+
+    async def make(width: int = 1280, height: int = 800) -> BrowserPage:
+        # Reduced motion: progress bars jump to their value, so a screenshot shows what the text says.
+        context = await browser.new_context(viewport={"width": width, "height": height}, reduced_motion="reduce")
+        contexts.append(context)
+        page = await context.new_page()
+        opened = BrowserPage(page, [])
+        page.on("console", lambda message: opened.errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: opened.errors.append(f"uncaught: {error}"))
+        return opened
+
+    yield make
+    for context in contexts:
+        await context.close()

@@ -7,13 +7,13 @@ binding calls a service and shapes the result. Domain logic lives in `services/`
 from __future__ import annotations
 
 from protocol.registry import Registry
-from server.methods import core
+from server.methods import agents, canvas, core, learn, tasks
 from server.runtime import Context
 
 
 def build_registry(max_batch: int = 100) -> Registry[Context]:
     """The registry with every method of the server bound."""
     registry: Registry[Context] = Registry(max_batch)
-    for area in (core,):
+    for area in (core, canvas, agents, tasks, learn):
         area.register(registry)
     return registry

@@ -11,6 +11,7 @@ from protocol.openrpc import build_openrpc
 from protocol.registry import Registry
 from server import NAME, __version__
 from server.runtime import Context
+from services.agents import AgentStats
 from services.hub import SubscribeResult, is_valid_topic
 
 
@@ -35,11 +36,16 @@ class UnsubscribeResult(msgspec.Struct):
 
 
 class AgentsInfo(msgspec.Struct):
-    """Agent capacity as `server.info` reports it."""
+    """Agent capacity and load as `server.info` reports it."""
 
     backend: str
     max_concurrent: int
     in_flight: int
+    peak_in_flight: int
+    queued: int
+    total: int
+    failed: int
+    circuit: str
 
 
 class ServerInfo(msgspec.Struct):
@@ -52,6 +58,19 @@ class ServerInfo(msgspec.Struct):
     limits: dict[str, int]
     agents: AgentsInfo
     stats: dict[str, int]
+
+
+def _agents_info(stats: AgentStats) -> AgentsInfo:
+    return AgentsInfo(
+        stats.backend,
+        stats.max_concurrent,
+        stats.in_flight,
+        stats.peak_in_flight,
+        stats.queued,
+        stats.total,
+        stats.failed,
+        stats.circuit,
+    )
 
 
 def register(registry: Registry[Context]) -> None:
@@ -82,7 +101,7 @@ def register(registry: Registry[Context]) -> None:
             runtime.hub.epoch,
             settings.palette,
             limits,
-            AgentsInfo(settings.agent_backend, settings.max_concurrent_agents, 0),
+            _agents_info(runtime.agents.stats()),
             runtime.stats(),
         )
 

@@ -1,0 +1,145 @@
+"""Input and output types of the built-in agents (keys as the Canvas Learning System named them).
+
+These types are the single source of truth for an agent's contract: they validate what a client
+sends, they validate what a model answers, and their JSON Schema is written into the prompt so a
+model is told exactly the shape it must produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+Difficulty = Literal["easy", "medium", "hard"]
+Score = Annotated[int, msgspec.Meta(ge=0, le=25)]
+ColorAction = Literal["change_to_green", "change_to_purple", "keep_red"]
+
+
+class DecompositionInput(msgspec.Struct, forbid_unknown_fields=True):
+    """Material to break into guiding questions; `user_understanding` steers them to the gaps."""
+
+    material_content: Text
+    topic: str | None = None
+    user_understanding: str | None = None
+
+
+class DeepDecompositionInput(msgspec.Struct, forbid_unknown_fields=True):
+    """Deep decomposition starts from what the learner already wrote, so it is required."""
+
+    material_content: Text
+    user_understanding: Text
+    topic: str | None = None
+
+
+class SubQuestion(msgspec.Struct, omit_defaults=True):
+    """One guiding question."""
+
+    text: Text
+    type: Text
+    difficulty: Difficulty
+    guidance: str | None = None
+
+
+class DecompositionOutput(msgspec.Struct):
+    """3-7 guiding questions."""
+
+    sub_questions: Annotated[list[SubQuestion], msgspec.Meta(min_length=3, max_length=7)]
+
+
+class ScoringInput(msgspec.Struct, forbid_unknown_fields=True):
+    """A learner's explanation of a question, with the material to check it against."""
+
+    question_text: Text
+    user_understanding: str
+    reference_material: str | None = None
+
+
+class Breakdown(msgspec.Struct):
+    """The four rubric dimensions, 0-25 each."""
+
+    accuracy: Score
+    imagery: Score
+    completeness: Score
+    originality: Score
+
+
+class ScoringOutput(msgspec.Struct):
+    """Rubric score; `color_action` tells the canvas how to recolour the question node."""
+
+    total_score: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    breakdown: Breakdown
+    passed: bool = msgspec.field(name="pass")
+    feedback: str
+    color_action: ColorAction
+
+
+class VerificationNode(msgspec.Struct, forbid_unknown_fields=True):
+    """A red or purple node to test, with the learner's yellow notes and its parent's text."""
+
+    id: Text
+    content: Text
+    state: Literal["red", "purple"]
+    related_yellow: list[str] = []
+    parent_content: str | None = None
+
+
+class VerificationInput(msgspec.Struct, forbid_unknown_fields=True):
+    """The nodes a review canvas asks about."""
+
+    nodes: Annotated[list[VerificationNode], msgspec.Meta(min_length=1)]
+
+
+class VerificationQuestion(msgspec.Struct, omit_defaults=True):
+    """One recall question about one source node."""
+
+    source_node_id: Text
+    question_text: Text
+    question_type: Text
+    difficulty: Difficulty
+    guidance: str | None = None
+
+
+class VerificationOutput(msgspec.Struct):
+    """1-2 questions per red node, 2-3 per purple node."""
+
+    questions: Annotated[list[VerificationQuestion], msgspec.Meta(min_length=1)]
+
+
+class ExplainInput(msgspec.Struct, forbid_unknown_fields=True):
+    """A concept to explain in one of the explanation styles."""
+
+    concept: Text
+    material_content: str | None = None
+    user_understanding: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSchema:
+    """What an agent accepts and, for a JSON agent, what it must answer."""
+
+    input: Any
+    output: Any
+
+    def output_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the output, written into the prompt of a JSON agent."""
+        return msgspec.json.schema(self.output)
+
+
+EXPLANATION_STYLES = ("oral", "clarification", "comparison", "memory-anchor", "four-level", "example")
+
+BUILTIN_SCHEMAS: dict[str, AgentSchema] = {
+    "basic-decomposition": AgentSchema(DecompositionInput, DecompositionOutput),
+    "deep-decomposition": AgentSchema(DeepDecompositionInput, DecompositionOutput),
+    "scoring": AgentSchema(ScoringInput, ScoringOutput),
+    "verification-question": AgentSchema(VerificationInput, VerificationOutput),
+    **{style: AgentSchema(ExplainInput, Text) for style in EXPLANATION_STYLES},
+}
+
+USER_JSON = AgentSchema(dict[str, Any], dict[str, Any] | list[Any])
+"""A user-defined JSON agent: any object in, any JSON object or array out."""
+
+USER_MARKDOWN = AgentSchema(dict[str, Any], Text)
+"""A user-defined Markdown agent: any object in, non-empty text out."""
