@@ -25,9 +25,11 @@ test: lint
 	$(BIN)/pytest --cov --cov-report=term -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/rpc_roundtrip.py
-	$(BIN)/python bench/fanout.py
-	$(BIN)/python bench/agent_batch.py
+	$(BIN)/python -m bench.rpc_roundtrip
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.agent_batch
+	$(BIN)/python -m bench.canvas_ops
+	$(BIN)/python -m bench.review_workflow
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache
