@@ -134,11 +134,6 @@ class Document:
         index = self.node_index.get(node_id)
         return None if index is None else self.nodes[index]
 
-    def edge(self, edge_id: str) -> dict[str, Any] | None:
-        """The edge with this id, or None."""
-        index = self.edge_index.get(edge_id)
-        return None if index is None else self.edges[index]
-
     def children(self, node_id: str) -> list[dict[str, Any]]:
         """Nodes that edges leaving `node_id` point to, in edge order (e.g. a question's answers)."""
         found = (self.node(edge["toNode"]) for edge in self.edges if edge["fromNode"] == node_id)

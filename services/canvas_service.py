@@ -69,7 +69,6 @@ class CanvasView:
 
     name: str
     version: str
-    modified: float
     document: Document
 
 
@@ -208,13 +207,6 @@ class CanvasService:
         async with self._locked(name) as (canonical, path):
             return await self._load(canonical, path)
 
-    async def nodes_in_state(self, name: str, *states: str) -> list[dict[str, Any]]:
-        """Nodes whose colour means one of the learning `states` in the server's palette."""
-        view = await self.read(name)
-        document = view.document
-        codes = self.palette.select(states, "states")
-        return [document.nodes[index] for index in document.select(codes)]
-
     # -- writing ------------------------------------------------------------------------------
 
     async def create(
@@ -322,7 +314,7 @@ class CanvasService:
         if entry.document is None:
             assert entry.problem is not None
             raise invalid_canvas(name, entry.problem)
-        return CanvasView(name, entry.state.version, entry.state.modified, entry.document)
+        return CanvasView(name, entry.state.version, entry.document)
 
     def _keep(self, name: str, entry: _Cached) -> None:
         """Cache a parse, dropping the least recently used ones beyond `cache_bytes`."""

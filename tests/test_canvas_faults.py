@@ -146,11 +146,15 @@ async def test_symlinks_out_of_the_vault_are_forbidden_and_not_listed(
     (vault / "escape.canvas").symlink_to(outside / "secret.canvas")
     (vault / "elsewhere").symlink_to(outside, target_is_directory=True)
     (vault / "loop.canvas").symlink_to(vault / "loop.canvas")
+    (vault / ".hidden").mkdir()
+    (vault / ".hidden" / "kept.canvas").write_text("{}")
+    (vault / "peek.canvas").symlink_to(vault / ".hidden" / "kept.canvas")
     await client.call("canvas.create", {"name": "inside"})
 
     await expect_error(client, -32004, "canvas.read", {"name": "escape"})
     await expect_error(client, -32004, "canvas.read", {"name": "elsewhere/secret"})
     await expect_error(client, -32004, "canvas.read", {"name": "loop"})
+    await expect_error(client, -32004, "canvas.read", {"name": "peek"})
     await expect_error(client, -32004, "canvas.create", {"name": "elsewhere/new"})
     node = {"type": "text", "text": "t"}
     await expect_error(client, -32004, "canvas.addNode", {"name": "escape", "node": node})

@@ -62,6 +62,18 @@ async def test_an_external_edit_reaches_subscribers_and_own_writes_do_not(client
         await client.event(timeout=1)  # announced once, though both the read and the watcher saw it
 
 
+async def test_an_edit_of_a_canvas_the_server_never_read_is_announced(
+    make_server: Callable[..., LiveServer], vault: Path
+) -> None:
+    (vault / "old.canvas").write_text("{}")
+    live = make_server()
+    async with open_client(live) as client:
+        await client.call("subscribe", {"topics": ["canvas:old", "canvases"]})
+        (vault / "old.canvas").write_text(f'{{"nodes":[{NODE}]}}')
+        event = await client.event()
+        assert (event["name"], event["source"], event["ops"]) == ("old", "external", [])
+
+
 async def test_a_read_that_finds_an_external_edit_first_announces_it(client: Client, vault: Path) -> None:
     await client.call("canvas.create", {"name": "c"})
     await client.call("subscribe", {"topics": ["canvas:c"]})

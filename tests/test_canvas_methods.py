@@ -346,13 +346,15 @@ async def test_backups_can_be_turned_off(make_server: Callable[..., LiveServer],
 async def test_queries_for_the_workflows(live: LiveServer, client: Client, vault: Path) -> None:
     shutil.copyfile(CANVAS_FIXTURES / "pretty.canvas", vault / "p.canvas")
     service = live.runtime.canvases
-    red = await on_server_loop(live, service.nodes_in_state("p", "red"))
-    assert [node["id"] for node in red] == ["material-1"]
     view = await on_server_loop(live, service.read("p"))
+    red = view.document.select(service.palette.select(["red"]))
+    assert [view.document.nodes[index]["id"] for index in red] == ["material-1"]
     assert [node["id"] for node in view.document.children("question-1")] == ["answer-1"]
     assert [node["id"] for node in view.document.parents("answer-1")] == ["question-1"]
     assert view.document.parents("question-1") == []
     assert service.palette.state_of("6") == "yellow"
+    assert service.palette.state_of("1") == "red"  # older cls files
+    assert service.palette.state_of("#123456") is None
     assert service.palette.state_of(None) is None
     assert service.palette.code_of("blue") == "5"
 
@@ -362,3 +364,13 @@ async def test_discover_describes_the_canvas_methods(client: Client) -> None:
     names = {method["name"] for method in document["methods"]}
     assert {"canvas.list", "canvas.read", "canvas.create", "canvas.addNode", "canvas.updateNode"} <= names
     assert {"canvas.deleteNode", "canvas.addEdge", "canvas.deleteEdge"} <= names
+
+
+async def test_reads_stay_right_when_the_cache_is_full(live: LiveServer, client: Client) -> None:
+    live.run(lambda: setattr(live.runtime.canvases, "cache_bytes", 600))
+    for name in ("a", "b", "c"):
+        await client.call("canvas.create", {"name": name, "nodes": [{**MATERIAL, "text": name * 200}]})
+    for _ in range(2):
+        for name in ("a", "b", "c"):
+            read = await client.call("canvas.read", {"name": name})
+            assert read["nodes"][0]["text"] == name * 200
