@@ -19,7 +19,7 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
     return {
         "host": settings.host,
         "port": settings.port,
-        "loop": "uvloop",
+        "loop": "auto",  # uvloop where it is installed (not on Windows), asyncio elsewhere
         "http": "httptools",
         "ws": "websockets-sansio",
         "ws_max_size": settings.max_message_size,

@@ -7,6 +7,7 @@ reach the services through it (as `Context.runtime`), never through globals.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ class Runtime:
             "connections_total": self.connections_total,
             "slow_consumers_dropped": self.slow_consumers_dropped,
             "asyncio_tasks": len(asyncio.all_tasks()),
+            "rss_bytes": _resident_bytes(),
             **self.hub.stats(),
         }
 
@@ -82,6 +84,18 @@ class Runtime:
         await self.agents.close()
         await self.canvases.close()
         await self.hub.close()
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident_bytes() -> int:
+    """The process's resident memory now (Linux `/proc`, a kernel read, no disk), or 0 elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 @dataclass(slots=True)

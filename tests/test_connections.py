@@ -68,6 +68,8 @@ async def test_rapid_connect_disconnect_leaks_nothing(live: LiveServer) -> None:
     assert after["connections"] == 1
     assert after["subscribers"] == 0 and after["subscriptions"] == 0
     assert after["asyncio_tasks"] <= before["asyncio_tasks"] + 2
+    # A connection costs a few kB while open; a leak of that over 1,000 churns would show here.
+    assert after["rss_bytes"] - before["rss_bytes"] < 16 << 20
     async with httpx.AsyncClient(base_url=live.base_url) as http:
         assert (await http.get("/api/v1/health")).json()["connections"] == 0
 
