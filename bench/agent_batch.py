@@ -1,7 +1,7 @@
 """Agent batches on the offline backend at a fixed latency L: parallel speed-up, waves, memory, event cost.
 
-Through a real server process (`python -m server.cli serve --offline-latency L`) and a WebSocket
-client, measured in the same run:
+Through a real server process (`python -m server.cli serve --offline-latency L`, pinned to one
+core, the client on the other) and a WebSocket client, measured in the same run:
 - 10 calls one after another (`agent.call` x 10, the serial baseline) vs one `agent.batch` of 10
   (request sent -> `task.completed` received): target <= 1.05 L, i.e. >= 9.5x over serial;
 - a batch of 120 calls vs the ideal ceil(120 / 12) x L: target within 3 %;
@@ -10,7 +10,7 @@ In process, with no latency (so only overhead is left): 1,000 calls through `cal
 directly vs the same calls as an `agent.batch` task (events on `tasks` and `task:<id>`, an
 `agent.result` per call, progress, SQLite records): the task machinery's CPU cost per call.
 
-Run: `.venv/bin/python bench/agent_batch.py [--latency 0.2]`; exits 1 if a target is missed.
+Run: `.venv/bin/python -m bench.agent_batch [--latency 0.2]`; exits 1 if a target is missed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ import httpx
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.lean import CLIENT_CPU, SERVER_CPU, pin
 from services.agents import AgentCatalog, AgentService, AgentServiceConfig, OfflineBackend
 from services.agents.batch import KIND, batch_kind
 from services.hub import MemoryHub
@@ -103,7 +105,9 @@ async def server(latency: float) -> AsyncIterator[tuple[subprocess.Popen[bytes],
     with tempfile.TemporaryDirectory() as vault:
         port = free_port()
         command = [sys.executable, "-m", "server.cli", "serve", "--vault", vault, "--port", str(port)]
-        process = subprocess.Popen([*command, "--offline-latency", str(latency), "--log-level", "warning"], cwd=ROOT)
+        cpus = ["taskset", "-c", str(SERVER_CPU)] if (os.cpu_count() or 1) > 1 else []
+        flags = ["--offline-latency", str(latency), "--log-level", "warning"]
+        process = subprocess.Popen([*cpus, *command, *flags], cwd=ROOT)
         try:
             async with httpx.AsyncClient() as http:
                 for _ in range(400):
@@ -179,6 +183,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2, help="offline latency L in seconds (default 0.2)")
     latency = parser.parse_args().latency
+    pin(CLIENT_CPU)
     e2e = asyncio.run(end_to_end(latency))
     cost = asyncio.run(event_overhead())
     ideal120 = math.ceil(120 / SLOTS) * latency

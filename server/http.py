@@ -19,7 +19,7 @@ from protocol.errors import ErrorCode, RpcError
 from protocol.jsonrpc import encode
 from server import __version__
 from server.methods import learn
-from server.methods.tasks import ListParams as TaskListParams
+from server.methods.tasks import TaskListParams
 from server.runtime import Context, Runtime
 from server.security import token_ok
 

@@ -44,7 +44,7 @@ class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
     calls: Annotated[list[BatchCall], msgspec.Meta(min_length=1, max_length=MAX_BATCH_CALLS)]
 
 
-class Scheduled(msgspec.Struct):
+class BatchScheduled(msgspec.Struct):
     """A background task was created: follow it on `task:<id>` or with `task.wait`."""
 
     task_id: str
@@ -64,8 +64,8 @@ def register(registry: Registry[Context]) -> None:
         """Call one agent and answer with its result when the call ends."""
         return await ctx.runtime.agents.call_agent(params.agent, params.input, timeout=params.timeout)
 
-    @registry.method("agent.batch", params=BatchParams, result=Scheduled)
-    async def agent_batch(params: BatchParams, ctx: Context) -> Scheduled:
+    @registry.method("agent.batch", params=BatchParams, result=BatchScheduled)
+    async def agent_batch(params: BatchParams, ctx: Context) -> BatchScheduled:
         """Run many agent calls as one background task; each result is pushed as `agent.result`."""
         agents = ctx.runtime.agents
         for index, call in enumerate(params.calls):
@@ -75,4 +75,4 @@ def register(registry: Registry[Context]) -> None:
                 exc.data.setdefault("field", f"calls[{index}].agent")
                 raise
         info = await ctx.runtime.tasks.create_task(BATCH_KIND, {"calls": msgspec.to_builtins(params.calls)})
-        return Scheduled(info.id)
+        return BatchScheduled(info.id)

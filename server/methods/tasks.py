@@ -18,7 +18,7 @@ class TaskIdParams(msgspec.Struct, forbid_unknown_fields=True):
     id: str
 
 
-class ListParams(msgspec.Struct, forbid_unknown_fields=True):
+class TaskListParams(msgspec.Struct, forbid_unknown_fields=True):
     """`task.list` filters; `before` is the `next` cursor of the previous page."""
 
     status: TaskStatus | None = None
@@ -47,8 +47,8 @@ def register(registry: Registry[Context]) -> None:
         """A task's current state."""
         return await ctx.runtime.tasks.get(params.id)
 
-    @registry.method("task.list", params=ListParams, result=TaskPage)
-    async def task_list(params: ListParams, ctx: Context) -> TaskPage:
+    @registry.method("task.list", params=TaskListParams, result=TaskPage)
+    async def task_list(params: TaskListParams, ctx: Context) -> TaskPage:
         """Tasks, newest first, filtered by status, kind or canvas; page with `before`."""
         return await ctx.runtime.tasks.list(params.query())
 

@@ -42,7 +42,7 @@ class CommandBackend:
         except OSError as exc:
             raise unavailable(f"cannot run agent command {self.argv[0]!r}: {exc.strerror or exc}") from None
         try:
-            stdout, stderr = await process.communicate(request.transcript().encode())
+            stdout, stderr = await _exchange(process, request.transcript().encode())
         except BaseException:
             _kill_group(process.pid)
             with contextlib.suppress(ProcessLookupError):
@@ -59,6 +59,28 @@ class CommandBackend:
 
     async def close(self) -> None:
         """Nothing to release: every process is waited for by its own call."""
+
+
+async def _exchange(process: asyncio.subprocess.Process, prompt: bytes) -> tuple[bytes, bytes]:
+    """Write the prompt, read both outputs to the end, wait for the exit.
+
+    Like `communicate`, except that a command which exits without reading its input is not an
+    error here: under uvloop writing to its closed pipe raises RuntimeError, not BrokenPipeError.
+    """
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    output = asyncio.gather(process.stdout.read(), process.stderr.read())
+    try:
+        try:
+            process.stdin.write(prompt)
+            await process.stdin.drain()
+            process.stdin.close()
+        except (BrokenPipeError, ConnectionResetError, RuntimeError):
+            pass  # the command did not read its input: its output and exit status still say what happened
+        stdout, stderr = await output
+    finally:
+        output.cancel()
+    await process.wait()
+    return stdout, stderr
 
 
 def _kill_group(pid: int) -> None:

@@ -96,6 +96,15 @@ def _marked(text: str) -> list[str]:
     return found
 
 
+def _has_stop_word(run: str) -> bool:
+    """True when a short run contains a Chinese stop word (checked by its substrings, not the list)."""
+    return any(
+        run[start : start + width] in ZH_STOP
+        for width in range(2, len(run) + 1)
+        for start in range(len(run) - width + 1)
+    )
+
+
 def _zh_candidates(text: str) -> Counter[str]:
     pieces = [piece for piece in _ZH_SPLIT.split(text) if len(piece) >= 2]
     runs: Counter[str] = Counter()
@@ -103,15 +112,16 @@ def _zh_candidates(text: str) -> Counter[str]:
         for width in (2, 3, 4):
             for start in range(len(piece) - width + 1):
                 runs[piece[start : start + width]] += 1
+    # A run that occurs exactly as often as a run one character longer only occurs inside it.
+    fragments = {
+        part for run, count in runs.items() if len(run) > 2 for part in (run[1:], run[:-1]) if runs[part] == count
+    }
     candidates: Counter[str] = Counter()
     for run, count in runs.items():
-        if any(stop in run for stop in ZH_STOP if len(stop) <= len(run)):
-            continue
-        # A run that only ever occurs inside one longer repeated run is a fragment of it.
-        if count >= 2 and not any(count == runs[longer] for longer in runs if len(longer) > len(run) and run in longer):
+        if count >= 2 and run not in fragments and not _has_stop_word(run):
             candidates[run] = count * len(run)
     for piece in pieces:
-        if 2 <= len(piece) <= 4 and not any(stop in piece for stop in ZH_STOP) and piece not in candidates:
+        if 2 <= len(piece) <= 4 and piece not in candidates and not _has_stop_word(piece):
             candidates[piece] = 1
     return candidates
 
