@@ -58,8 +58,12 @@ class Hub(Protocol):
     def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
         """Publish an event now; returns its `seq`."""
 
-    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any]) -> None:
-        """Publish a progress-like event at most `coalesce_interval` apart per topic; the latest wins."""
+    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any], key: str = "") -> None:
+        """Publish a progress-like event at most `coalesce_interval` apart per topic and `key`; the latest wins.
+
+        `key` separates streams sharing a topic (each task's progress on `tasks`), so one busy
+        stream never hides another's latest state.
+        """
 
     def subscribe(
         self, subscriber: Subscriber, topics: Iterable[str], since: Mapping[str, int] | None, epoch: str | None
@@ -121,8 +125,9 @@ class MemoryHub:
         # Topics in least-recently-published order, so the idle ones are evicted first.
         self._topics: OrderedDict[str, _Topic] = OrderedDict()
         self._subscriptions: dict[Subscriber, set[str]] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._last_coalesced: dict[str, float] = {}
+        # Coalesced events waiting, and when each stream last sent one: by topic, then stream key.
+        self._pending: dict[str, dict[str, _Pending]] = {}
+        self._last_coalesced: dict[str, dict[str, float]] = {}
         self.published = 0
 
     def _topic(self, name: str) -> _Topic:
@@ -143,11 +148,15 @@ class MemoryHub:
 
     def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
         """Encode once, remember, and hand the same frame to every subscriber of `topic`."""
-        pending = self._pending.pop(topic, None)
-        if pending is not None:
+        waiting = self._pending.pop(topic, None)
+        if waiting:
             # Keep the topic's order: the progress that was waiting goes out before this event.
-            pending.handle.cancel()
-            self._emit(topic, pending.event, pending.fields)
+            sent = self._last_coalesced.setdefault(topic, {})
+            now = time.monotonic()
+            for key, pending in waiting.items():
+                pending.handle.cancel()
+                sent[key] = now
+                self._emit(topic, pending.event, pending.fields)
         return self._emit(topic, event, fields)
 
     def _emit(self, name: str, event: str, fields: Mapping[str, Any]) -> int:
@@ -161,25 +170,32 @@ class MemoryHub:
             subscriber.deliver(frame)
         return topic.seq
 
-    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any]) -> None:
+    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any], key: str = "") -> None:
         """Leading edge goes out at once; later calls within the interval keep only the latest."""
-        pending = self._pending.get(topic)
+        pending = self._pending.get(topic, {}).get(key)
         if pending is not None:
             pending.event, pending.fields = event, fields
             return
         now = time.monotonic()
-        wait = self._last_coalesced.get(topic, 0.0) + self.coalesce_interval - now
+        sent = self._last_coalesced.setdefault(topic, {})
+        wait = sent.get(key, 0.0) + self.coalesce_interval - now
         if wait <= 0:
-            self._last_coalesced[topic] = now
+            if len(sent) >= 1024:  # forget streams that have been quiet for a whole interval
+                quiet = now - self.coalesce_interval
+                self._last_coalesced[topic] = sent = {name: at for name, at in sent.items() if at > quiet}
+            sent[key] = now
             self._emit(topic, event, fields)
             return
-        handle = asyncio.get_running_loop().call_later(wait, self._flush, topic)
-        self._pending[topic] = _Pending(event, fields, handle)
+        handle = asyncio.get_running_loop().call_later(wait, self._flush, topic, key)
+        self._pending.setdefault(topic, {})[key] = _Pending(event, fields, handle)
 
-    def _flush(self, topic: str) -> None:
-        pending = self._pending.pop(topic, None)
+    def _flush(self, topic: str, key: str) -> None:
+        waiting = self._pending.get(topic, {})
+        pending = waiting.pop(key, None)
+        if not waiting:
+            self._pending.pop(topic, None)
         if pending is not None:
-            self._last_coalesced[topic] = time.monotonic()
+            self._last_coalesced.setdefault(topic, {})[key] = time.monotonic()
             self._emit(topic, pending.event, pending.fields)
 
     def subscribe(
@@ -262,8 +278,9 @@ class MemoryHub:
 
     async def close(self) -> None:
         """Send every coalesced event still waiting, so no final progress is lost."""
-        for topic in list(self._pending):
-            self._flush(topic)
+        for topic, waiting in list(self._pending.items()):
+            for key in list(waiting):
+                self._flush(topic, key)
 
 
 def create_hub(url: str, history_size: int = 1000) -> Hub:

@@ -187,3 +187,19 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(
         assert closed.value.rcvd.reason == "slow consumer"
     await asyncio.sleep(0.2)
     assert live.runtime.stats()["subscribers"] == 0
+
+
+async def test_progress_of_two_tasks_on_one_topic_is_coalesced_separately(live: LiveServer, client: Client) -> None:
+    await client.call("subscribe", {"topics": ["tasks"]})
+
+    def progress() -> None:
+        hub = live.runtime.hub
+        for done in range(1, 51):
+            hub.publish_coalesced("tasks", "task.progress", {"task_id": "a", "done": done}, key="a")
+            hub.publish_coalesced("tasks", "task.progress", {"task_id": "b", "done": done}, key="b")
+
+    live.run(progress)
+    seen = [await client.event(timeout=2) for _ in range(4)]
+    latest = {event["task_id"]: event["done"] for event in seen}
+    assert latest == {"a": 50, "b": 50}  # neither task's latest progress hides the other's
+    assert [event["seq"] for event in seen] == [1, 2, 3, 4]

@@ -254,7 +254,7 @@ class BackgroundTaskManager:
             "status": info.status.value,
             **msgspec.to_builtins(info.progress),
         }
-        self.hub.publish_coalesced("tasks", "task.progress", fields)
+        self.hub.publish_coalesced("tasks", "task.progress", fields, key=info.id)
         self.hub.publish_coalesced(f"task:{info.id}", "task.progress", fields)
 
     def _finish(
