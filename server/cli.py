@@ -50,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.vault.mkdir(parents=True, exist_ok=True)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"{NAME} {__version__}: vault {settings.vault.resolve()}, agents {settings.agent_backend}\n"
+        f"  dashboard  http://{host}:{settings.port}/\n  websocket  ws://{host}:{settings.port}/ws",
+        flush=True,
+    )
     server = uvicorn.Server(uvicorn_config(settings))
     server.run()
     return 0

@@ -85,6 +85,10 @@ async def test_serve_runs_and_shuts_down_with_1012(tmp_path: Path) -> None:
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
         # uvicorn re-raises the signal once it has shut down cleanly, as a well-behaved daemon does.
         assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert process.stdout is not None
+        printed = process.stdout.read().decode()
+        assert f"dashboard  http://127.0.0.1:{port}/" in printed  # what a new user opens
+        assert f"websocket  ws://127.0.0.1:{port}/ws" in printed
     finally:
         if process.poll() is None:
             process.kill()
