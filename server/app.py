@@ -7,15 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from server.connection import Connection
 from server.dashboard import dashboard_routes
-from server.http import health, http_error, review_generate, rpc, task_cancel, task_get, tasks_list
+from server.http import health, http_error, internal_error, review_generate, rpc, task_cancel, task_get, tasks_list
 from server.methods import build_registry
 from server.runtime import Runtime
-from server.security import origin_ok, token_ok
+from server.security import HostGuard, origin_ok, token_ok
 from server.settings import Settings
 
 
@@ -68,4 +69,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/review/generate", review_generate, methods=["POST"]),
         *dashboard_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(HostGuard, settings=settings)],
+        exception_handlers={Exception: internal_error},
+    )

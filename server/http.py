@@ -21,7 +21,7 @@ from server import __version__
 from server.methods import learn
 from server.methods.tasks import TaskListParams
 from server.runtime import Context, Runtime
-from server.security import token_ok
+from server.security import origin_ok, token_ok
 
 JSON = "application/json"
 
@@ -45,26 +45,44 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def refused(request: Request, runtime: Runtime) -> Response | None:
+    """The answer to a request without the token or from a foreign browser origin; None when it may go on."""
+    if not origin_ok(request, runtime.settings):
+        return http_error(403, "FORBIDDEN_ORIGIN", f"origin {request.headers.get('origin', '')!r} is not allowed")
+    if not token_ok(request, runtime.settings):
+        return unauthorized()
+    return None
+
+
 def unauthorized() -> Response:
     """401 with a hint on how to present the token."""
     return http_error(401, "UNAUTHORIZED", "a valid token is required (Authorization: Bearer <token> or ?token=)")
 
 
-async def rpc(request: Request) -> Response:
-    """`POST /rpc`: the same registry as the WebSocket; subscriptions answer -32010."""
-    runtime = runtime_of(request)
-    if not token_ok(request, runtime.settings):
-        return unauthorized()
-    limit = runtime.settings.max_message_size
+async def read_body(request: Request, limit: int) -> bytes | Response:
+    """The request body, or a 413 as soon as it is known to be over `limit` (declared or streamed)."""
+    too_large = http_error(413, "TOO_LARGE", f"request body over {limit} bytes", {"limit": limit})
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return http_error(413, "TOO_LARGE", f"request body over {limit} bytes", {"limit": limit})
+        return too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            return http_error(413, "TOO_LARGE", f"request body over {limit} bytes", {"limit": limit})
-    answer = await runtime.registry.handle_frame(bytes(body), Context(runtime), websocket=False)
+            return too_large
+    return bytes(body)
+
+
+async def rpc(request: Request) -> Response:
+    """`POST /rpc`: the same registry as the WebSocket; subscriptions answer -32010."""
+    runtime = runtime_of(request)
+    refusal = refused(request, runtime)
+    if refusal is not None:
+        return refusal
+    body = await read_body(request, runtime.settings.max_message_size)
+    if isinstance(body, Response):
+        return body
+    answer = await runtime.registry.handle_frame(body, Context(runtime), websocket=False)
     if answer is None:
         return Response(status_code=204)
     return Response(answer, media_type=JSON)
@@ -97,11 +115,26 @@ async def health(request: Request) -> Response:
 
 
 _HTTP_STATUS = {
+    ErrorCode.PARSE_ERROR: 400,
+    ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.INVALID_PARAMS: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.INVALID_CANVAS: 422,
+    ErrorCode.FORBIDDEN_PATH: 403,
+    ErrorCode.AGENT_FAILED: 502,
+    ErrorCode.CIRCUIT_OPEN: 503,
+    ErrorCode.OVERLOADED: 429,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.CANCELLED: 409,
     ErrorCode.UNAVAILABLE: 503,
 }
+"""The HTTP status of each contract error on the HTTP API (bugs, -32603, are 500)."""
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Any other failure: logged by Starlette, answered in the contract's shape with nothing leaked."""
+    return http_error(500, "INTERNAL_ERROR", "internal error")
 
 
 def rpc_error_response(error: RpcError) -> Response:
@@ -118,8 +151,9 @@ def api(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     @functools.wraps(endpoint)
     async def route(request: Request) -> Response:
         runtime = runtime_of(request)
-        if not token_ok(request, runtime.settings):
-            return unauthorized()
+        refusal = refused(request, runtime)
+        if refusal is not None:
+            return refusal
         try:
             return await endpoint(request, runtime)
         except RpcError as exc:
@@ -165,8 +199,11 @@ async def review_generate(request: Request, runtime: Runtime) -> Response:
     The task is recorded before the answer (so its id is real and `GET /api/v1/tasks/{id}` finds
     it) and started by Starlette's `BackgroundTask` on the response.
     """
+    data = await read_body(request, runtime.settings.max_message_size)
+    if isinstance(data, Response):
+        return data
     try:
-        body = msgspec.json.decode(await request.body(), type=ReviewRequest)
+        body = msgspec.json.decode(data, type=ReviewRequest)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return http_error(400, "INVALID_PARAMS", f"invalid body: {exc}")
     info = await runtime.workflows.review(body.canvas_name, body.node_ids, start=False)

@@ -68,3 +68,34 @@ async def test_allowed_origins(make_server: Callable[..., LiveServer]) -> None:
     ]:
         async with open_client(live, origin=origin) as client:
             assert await client.call("ping") == "pong"
+
+
+async def test_dns_rebinding_is_refused(live: LiveServer) -> None:
+    """A page on evil.example resolved to 127.0.0.1 sends its own name as Host and as Origin."""
+    rebound = f"evil.example:{live.port}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(live.ws_url, additional_headers={"Host": rebound}, origin=f"http://{rebound}"):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+    async with httpx.AsyncClient(base_url=live.base_url) as http:
+        ping = {"jsonrpc": "2.0", "method": "ping", "id": 1}
+        misdirected = await http.post("/rpc", json=ping, headers={"Host": rebound, "Origin": f"http://{rebound}"})
+        assert misdirected.status_code == 421
+        for host in (f"localhost:{live.port}", f"127.0.0.1:{live.port}", f"[::1]:{live.port}"):
+            assert (await http.post("/rpc", json=ping, headers={"Host": host})).json()["result"] == "pong"
+
+
+async def test_http_api_refuses_foreign_origins(live: LiveServer) -> None:
+    """A cross-site form or no-cors fetch cannot drive the vault through POST."""
+    ping = {"jsonrpc": "2.0", "method": "ping", "id": 1}
+    async with httpx.AsyncClient(base_url=live.base_url) as http:
+        foreign = await http.post("/rpc", json=ping, headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 403 and foreign.json()["error"] == "FORBIDDEN_ORIGIN"
+        review = await http.post(
+            "/api/v1/review/generate", json={"canvas_name": "x"}, headers={"Origin": "https://evil.example"}
+        )
+        assert review.status_code == 403
+        own = await http.post("/rpc", json=ping, headers={"Origin": live.base_url})
+        assert own.json()["result"] == "pong"
+        obsidian = await http.post("/rpc", json=ping, headers={"Origin": "app://obsidian.md"})
+        assert obsidian.json()["result"] == "pong"

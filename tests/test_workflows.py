@@ -165,6 +165,8 @@ async def test_review_over_http(learning: LiveServer, learning_vault: Path) -> N
         assert missing.json()["error"] == "NOT_FOUND"
         invalid = await http.post("/api/v1/review/generate", json={"canvas": ZH})
         assert invalid.status_code == 400
+        escaping = await http.post("/api/v1/review/generate", json={"canvas_name": "../outside"})
+        assert (escaping.status_code, escaping.json()["error"]) == (403, "FORBIDDEN_PATH")
 
 
 async def test_review_of_a_missing_canvas_creates_no_task(learning: LiveServer) -> None:
