@@ -328,3 +328,20 @@ async def test_explain_writes_a_note_and_links_it(learning: LiveServer, learning
         with pytest.raises(RpcError) as bad_style:
             await client.call("learn.explain", {"canvas": ZH, "node_id": "zp00000000000001", "style": "poem"})
         assert bad_style.value.code == -32602 and bad_style.value.data["field"] == "style"
+
+
+async def test_explain_keeps_the_note_inside_the_vault(learning: LiveServer, learning_vault: Path) -> None:
+    """Node ids are the client's choice: one built to climb out of the vault names no path."""
+    async with open_client(learning) as client:
+        await client.call("canvas.create", {"name": "c - oral - /x"})
+        sneaky = "/../../pwned"
+        node = {"id": sneaky, "type": "text", "text": "熵是什么？", "x": 0, "y": 0}
+        await client.call("canvas.create", {"name": "c", "nodes": [node]})
+        task_id = (await client.call("learn.explain", {"canvas": "c", "node_id": sneaky, "style": "oral"}))[
+            "task_id"
+        ]
+        assert (await follow(client, task_id))[-1]["event"] == "task.completed"
+        note = (await client.call("task.get", {"id": task_id}))["result"]["file"]
+        assert note == "c - oral - pwned.md"
+        assert (learning_vault / note).is_file()
+        assert not (learning_vault.parent / "pwned.md").exists()

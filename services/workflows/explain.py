@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from protocol.errors import invalid_params, not_found
 from services.agents.schemas import EXPLANATION_STYLES
 from services.agents.service import AgentService, failure
 from services.canvas_edit import Draft
-from services.canvas_files import write_atomic
+from services.canvas_files import forbidden, write_atomic
 from services.canvas_format import Document
 from services.canvas_service import CanvasService
 from services.palette import Palette
@@ -29,6 +30,7 @@ from services.workflows.layout import MARGIN, Rect, obstacles, place_right_of
 from services.workflows.text import headline, joined, material_parents, node_text, yellow_notes
 
 KIND = "learn.explain"
+_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 TEXT_W, TEXT_H, FILE_W = 480, 360, 400
 
 
@@ -64,12 +66,19 @@ def plan_explain(document: Document, palette: Palette, node_id: str, style: str)
 
 
 def _write_note(root: Path, canvas: str, style: str, node_id: str, body: str) -> str:
-    """Write the note under a free name beside the canvas; returns its vault path."""
+    """Write the note under a free name beside the canvas; returns its vault path.
+
+    A node id is any string a client chose, so only its letters and digits go into the file name,
+    and the path is checked to stay inside the vault whatever the names hold.
+    """
     folder, _, base = canvas.rpartition("/")
+    tag = _UNSAFE.sub("", node_id)[:8] or "node"
     for attempt in range(1, 1000):
         suffix = "" if attempt == 1 else f" {attempt}"
         relative = f"{folder}/" if folder else ""
-        relative += f"{base} - {style} - {node_id[:8]}{suffix}.md"
+        relative += f"{base} - {style} - {tag}{suffix}.md"
+        if not (root / relative).resolve().is_relative_to(root):
+            raise forbidden(relative, "the note would leave the vault")
         try:
             write_atomic(root / relative, body.encode(), exclusive=True)
         except FileExistsError:
