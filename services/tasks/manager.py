@@ -178,18 +178,28 @@ class BackgroundTaskManager:
         self._active[info.id] = active
         try:
             await self._writer.save(info)
+        except asyncio.CancelledError:
+            # The caller went away while the record was being written. It is queued and will land,
+            # so the task runs as asked instead of sitting pending with nobody to start it.
+            self._announce(info, start=True)
+            raise
         except Exception:
             del self._active[info.id]
+            self._writer.discard(info.id)
             raise
-        created: dict[str, Any] = {"params": params, "created_at": info.created_at, "progress": info.progress}
-        if canvas is not None:
-            created["canvas"] = canvas
+        self._announce(info, start=start)
+        return _snapshot(info)
+
+    def _announce(self, info: TaskInfo, *, start: bool) -> None:
+        """Publish a recorded task's creation and start it now, or by `LAUNCH_DEADLINE` at the latest."""
+        created: dict[str, Any] = {"params": info.params, "created_at": info.created_at, "progress": info.progress}
+        if info.canvas is not None:
+            created["canvas"] = info.canvas
         self._publish(info, "task.created", created)
         if start:
             self.launch(info.id)
         else:
             asyncio.get_running_loop().call_later(LAUNCH_DEADLINE, self.launch, info.id)
-        return _snapshot(info)
 
     def launch(self, task_id: str) -> None:
         """Start a task created with `start=False`; starting one twice, or a finished one, does nothing."""

@@ -18,6 +18,9 @@ from services.tasks.store import TaskStore
 
 log = logging.getLogger("canvas_live.tasks")
 
+RETRY_DELAY = 1.0
+"""Seconds between attempts to write records after a failed write."""
+
 
 class TaskWriter:
     """Queues task records and writes them through the store, in order."""
@@ -38,6 +41,10 @@ class TaskWriter:
         """Queue the task's current state (a copy: later changes go in a later write)."""
         self._pending[info.id] = msgspec.structs.replace(info)
         self._wake.set()
+
+    def discard(self, task_id: str) -> None:
+        """Forget a queued record that must not be written (its creation failed)."""
+        self._pending.pop(task_id, None)
 
     async def save(self, info: TaskInfo) -> None:
         """Queue the task's state and wait until it is written."""
@@ -62,10 +69,14 @@ class TaskWriter:
                     if batch:
                         await self.store.save(batch)
                 except Exception as exc:
-                    log.exception("writing %d task record(s) failed", len(batch))
+                    log.exception("writing %d task record(s) failed; retrying in %g s", len(batch), RETRY_DELAY)
                     for waiter in waiters:
                         if not waiter.done():
                             waiter.set_exception(exc)
+                    # Keep the records (a newer state queued meanwhile wins) and try again: a full
+                    # disk or a locked file passes, and a lost final state would leave a task in limbo.
+                    self._pending = {info.id: info for info in batch} | self._pending
+                    await asyncio.sleep(RETRY_DELAY)
                     continue
                 for waiter in waiters:
                     if not waiter.done():
