@@ -3,7 +3,7 @@
 Delivery model (DESIGN §3.3-3.4): an event is encoded once per publish and the same text goes to
 every subscriber through `Subscriber.deliver`, which must never block: the subscriber owns a
 bounded queue and drops itself when it overflows. Publishing is synchronous so that no publisher
-ever waits on a client. Each topic keeps its last `history_size` frames; `subscribe` with `since`
+ever waits on a client. Each topic keeps its last `history_size` frames (within a byte budget); `subscribe` with `since`
 and the current `epoch` replays what a reconnecting client missed before any new event reaches it.
 
 `Hub` is the interface a shared engine (Redis) can implement later; `MemoryHub` is the
@@ -89,12 +89,21 @@ class Hub(Protocol):
 class _Topic:
     """One topic's state: its seq counter, its recent frames and its subscribers."""
 
-    __slots__ = ("history", "seq", "subscribers")
+    __slots__ = ("history", "history_bytes", "seq", "subscribers")
 
-    def __init__(self, history_size: int) -> None:
-        self.seq = 0
-        self.history: deque[tuple[int, str]] = deque(maxlen=history_size)
+    def __init__(self, seq: int = 0) -> None:
+        self.seq = seq
+        self.history: deque[tuple[int, str]] = deque()
+        self.history_bytes = 0
         self.subscribers: dict[Subscriber, None] = {}
+
+    def remember(self, seq: int, frame: str, max_events: int, max_bytes: int) -> None:
+        """Keep a frame for resume, dropping the oldest beyond the count or the size budget."""
+        history = self.history
+        history.append((seq, frame))
+        self.history_bytes += len(frame)
+        while len(history) > max_events or (self.history_bytes > max_bytes and len(history) > 1):
+            self.history_bytes -= len(history.popleft()[1])
 
 
 class _Pending:
@@ -117,9 +126,11 @@ class MemoryHub:
         coalesce_interval: float = 0.05,
         max_topics: int = 10_000,
         epoch: str | None = None,
+        history_bytes: int = 16 << 20,
     ) -> None:
         self.epoch = epoch or secrets.token_hex(4)
         self.history_size = history_size
+        self.history_bytes = history_bytes
         self.coalesce_interval = coalesce_interval
         self.max_topics = max_topics
         # Topics in least-recently-published order, so the idle ones are evicted first.
@@ -129,12 +140,16 @@ class MemoryHub:
         self._pending: dict[str, dict[str, _Pending]] = {}
         self._last_coalesced: dict[str, dict[str, float]] = {}
         self.published = 0
+        # The last seq of each evicted topic (an int a topic, against its history's kilobytes).
+        self._evicted: dict[str, int] = {}
 
     def _topic(self, name: str) -> _Topic:
         topic = self._topics.get(name)
         if topic is None:
             self._evict(len(self._topics) + 1 - self.max_topics)
-            topic = self._topics[name] = _Topic(self.history_size)
+            # A topic evicted earlier goes on counting: a client resuming it must not mistake the
+            # new seq 1, 2, … for the events it saw before, so it is told `recovered: false`.
+            topic = self._topics[name] = _Topic(self._evicted.pop(name, 0))
         return topic
 
     def _evict(self, excess: int) -> None:
@@ -143,7 +158,7 @@ class MemoryHub:
             return
         idle = [name for name, topic in self._topics.items() if not topic.subscribers][:excess]
         for name in idle:
-            del self._topics[name]
+            self._evicted[name] = self._topics.pop(name).seq
             self._last_coalesced.pop(name, None)
 
     def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
@@ -164,7 +179,7 @@ class MemoryHub:
         self._topics.move_to_end(name)
         topic.seq += 1
         frame = encode_event(event, name, topic.seq, fields)
-        topic.history.append((topic.seq, frame))
+        topic.remember(topic.seq, frame, self.history_size, self.history_bytes)
         self.published += 1
         for subscriber in topic.subscribers:
             subscriber.deliver(frame)

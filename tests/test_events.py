@@ -10,6 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from services.hub import MemoryHub
 from tests.conftest import Client, LiveServer, RpcError, open_client
 
 
@@ -203,3 +204,36 @@ async def test_progress_of_two_tasks_on_one_topic_is_coalesced_separately(live: 
     latest = {event["task_id"]: event["done"] for event in seen}
     assert latest == {"a": 50, "b": 50}  # neither task's latest progress hides the other's
     assert [event["seq"] for event in seen] == [1, 2, 3, 4]
+
+
+class Recorder:
+    """A subscriber that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    def deliver(self, frame: str) -> None:
+        self.frames.append(frame)
+
+
+def test_an_evicted_topic_goes_on_counting() -> None:
+    hub = MemoryHub(max_topics=2)
+    for _ in range(3):
+        hub.publish("task:a", "task.progress", {})
+    hub.publish("task:b", "task.progress", {})
+    hub.publish("task:c", "task.progress", {})  # evicts task:a, the least recently published
+    assert hub.stats()["topics"] == 2
+    assert hub.publish("task:a", "task.progress", {}) == 4
+    answer = hub.subscribe(Recorder(), ["task:a"], {"task:a": 1}, hub.epoch)
+    assert answer.recovered == {"task:a": False} and answer.replayed == 0
+
+
+def test_history_is_bounded_in_bytes_too() -> None:
+    hub = MemoryHub(history_size=1000, history_bytes=10_000)
+    for index in range(20):
+        hub.publish("tasks", "task.completed", {"done": index, "result": "x" * 1000})
+    recorder = Recorder()
+    late = hub.subscribe(recorder, ["tasks"], {"tasks": 5}, hub.epoch)
+    assert late.recovered == {"tasks": False}  # the oldest frames went to stay within 10 kB
+    recent = hub.subscribe(Recorder(), ["tasks"], {"tasks": 15}, hub.epoch)
+    assert recent.recovered == {"tasks": True} and recent.replayed == 5
