@@ -41,6 +41,8 @@ async def test_events_carry_topic_and_seq_in_order(live: LiveServer) -> None:
             assert [event["seq"] for event in seen] == [1, 2, 3, 4, 5]
             assert {event["topic"] for event in seen} == {"tasks"}
             assert [event["done"] for event in seen] == [0, 1, 2, 3, 4]
+        await asyncio.sleep(0.2)  # give a wrongly delivered event time to arrive
+        for client in (first, second):
             assert client.events.empty()
 
 
@@ -115,6 +117,7 @@ async def test_progress_is_coalesced_and_the_latest_wins(live: LiveServer, clien
     live.run(lambda: live.runtime.hub.publish("task:t1", "task.completed", {"task_id": "t1"}))
     final = await client.event()
     assert (final["seq"], final["topic"]) == (3, "task:t1")
+    await asyncio.sleep(0.2)
     assert client.events.empty()
 
 

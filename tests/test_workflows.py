@@ -157,6 +157,9 @@ async def test_review_over_http(learning: LiveServer, learning_vault: Path) -> N
             await asyncio.sleep(0.05)
         assert task["status"] == "completed", task
         assert task["kind"] == "review.generate" and task["canvas"] == ZH
+        # Started by the response's BackgroundTask, not by the 5 s fallback that catches lost launches.
+        started = datetime.fromisoformat(task["started_at"]) - datetime.fromisoformat(task["created_at"])
+        assert started.total_seconds() < 2
         assert (learning_vault / task["result"]["path"]).is_file()
         chosen = await http.post("/api/v1/review/generate", json={"canvas_name": ZH, "node_ids": ["zr00000000000002"]})
         assert chosen.status_code == 202
@@ -229,8 +232,11 @@ async def test_cancelling_a_review_leaves_no_canvas(
     async with open_client(live) as client:
         task_id = (await client.call("review.generate", {"canvas": EN}))["task_id"]
         await asyncio.sleep(0.3)
+        assert (await client.call("server.info"))["agents"]["in_flight"] == 4  # all calls are waiting
         cancelled = await client.call("task.cancel", {"id": task_id})
         assert cancelled["status"] == "cancelled"
+        # Cancelling stopped the calls themselves, long before their 5 s would have run out.
+        assert (await client.call("server.info"))["agents"]["in_flight"] == 0
         events = await follow(client, task_id)
         assert events[-1]["event"] == "task.cancelled"
         assert not [event for event in events if event["event"] == "agent.result"]
