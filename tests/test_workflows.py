@@ -343,9 +343,7 @@ async def test_explain_keeps_the_note_inside_the_vault(learning: LiveServer, lea
         sneaky = "/../../pwned"
         node = {"id": sneaky, "type": "text", "text": "熵是什么？", "x": 0, "y": 0}
         await client.call("canvas.create", {"name": "c", "nodes": [node]})
-        task_id = (await client.call("learn.explain", {"canvas": "c", "node_id": sneaky, "style": "oral"}))[
-            "task_id"
-        ]
+        task_id = (await client.call("learn.explain", {"canvas": "c", "node_id": sneaky, "style": "oral"}))["task_id"]
         assert (await follow(client, task_id))[-1]["event"] == "task.completed"
         note = (await client.call("task.get", {"id": task_id}))["result"]["file"]
         assert note == "c - oral - pwned.md"

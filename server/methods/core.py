@@ -35,19 +35,6 @@ class UnsubscribeResult(msgspec.Struct):
     unsubscribed: list[str]
 
 
-class AgentsInfo(msgspec.Struct):
-    """Agent capacity and load as `server.info` reports it."""
-
-    backend: str
-    max_concurrent: int
-    in_flight: int
-    peak_in_flight: int
-    queued: int
-    total: int
-    failed: int
-    circuit: str
-
-
 class ServerInfo(msgspec.Struct):
     """`server.info` result."""
 
@@ -56,21 +43,8 @@ class ServerInfo(msgspec.Struct):
     epoch: str
     palette: str
     limits: dict[str, int]
-    agents: AgentsInfo
+    agents: AgentStats
     stats: dict[str, int]
-
-
-def _agents_info(stats: AgentStats) -> AgentsInfo:
-    return AgentsInfo(
-        stats.backend,
-        stats.max_concurrent,
-        stats.in_flight,
-        stats.peak_in_flight,
-        stats.queued,
-        stats.total,
-        stats.failed,
-        stats.circuit,
-    )
 
 
 def register(registry: Registry[Context]) -> None:
@@ -101,7 +75,7 @@ def register(registry: Registry[Context]) -> None:
             runtime.hub.epoch,
             settings.palette,
             limits,
-            _agents_info(runtime.agents.stats()),
+            runtime.agents.stats(),
             runtime.stats(),
         )
 

@@ -18,6 +18,23 @@ from services.tasks import TaskContext, TaskKind
 KIND = "agent.batch"
 
 
+class ResultReporter:
+    """Publishes each finished agent call as `agent.result` on its task's topic and counts it as a step."""
+
+    def __init__(self, ctx: TaskContext, total: int, message: str | None = None) -> None:
+        self.ctx = ctx
+        self.total = total
+        self.done = 0
+        ctx.progress(0, total, message)
+
+    def __call__(self, result: AgentResult) -> None:
+        """Report one call's end (the `on_result` of `AgentService.call_agents_batch`)."""
+        self.done += 1
+        self.ctx.publish("agent.result", msgspec.to_builtins(result))
+        outcome = result.error.error if result.error else "ok"
+        self.ctx.progress(self.done, self.total, f"{result.key or result.agent}: {outcome}")
+
+
 def batch_kind(agents: AgentService) -> TaskKind:
     """The `agent.batch` task kind bound to `agents`."""
 
@@ -27,19 +44,8 @@ def batch_kind(agents: AgentService) -> TaskKind:
             (agents.prepare(call["agent"], call.get("input", {}), f"calls[{index}].input"), call.get("key"))
             for index, call in enumerate(calls)
         ]
-        total = len(requests)
-        done = 0
-        ctx.progress(0, total)
-
-        def on_result(result: AgentResult) -> None:
-            nonlocal done
-            done += 1
-            ctx.publish("agent.result", msgspec.to_builtins(result))
-            outcome = "ok" if result.error is None else result.error.error
-            ctx.progress(done, total, f"{result.agent}: {outcome}")
-
-        results = await agents.call_agents_batch(requests, on_result)
+        results = await agents.call_agents_batch(requests, ResultReporter(ctx, len(requests)))
         succeeded = sum(result.ok for result in results)
-        return {"results": results, "succeeded": succeeded, "failed": total - succeeded}
+        return {"results": results, "succeeded": succeeded, "failed": len(requests) - succeeded}
 
     return TaskKind(KIND, run)

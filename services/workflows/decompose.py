@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from protocol.errors import invalid_params, not_found
+from services.agents.batch import ResultReporter
 from services.agents.schemas import DecompositionOutput
 from services.agents.service import AgentService, failure
 from services.canvas_edit import Draft
@@ -24,7 +25,7 @@ from services.canvas_service import CanvasService
 from services.palette import Palette
 from services.tasks import TaskContext, TaskKind
 from services.workflows.layout import Rect, obstacles, place_right_of
-from services.workflows.text import headline, is_chinese, material_parents, node_text, yellow_notes
+from services.workflows.text import headline, is_chinese, material_parents, node_text, text_node, yellow_notes
 
 KIND = "learn.decompose"
 QUESTION_W, ANSWER_W, ROW_H, ROW_GAP, COLUMN_GAP = 360, 360, 140, 40, 40
@@ -59,12 +60,7 @@ class DecomposeResult(msgspec.Struct):
 
 def plan_decompose(document: Document, palette: Palette, node_id: str, depth: str | None) -> DecomposePlan:
     """Check the node and pick the agent: NOT_FOUND for an unknown node, -32602 for what cannot work."""
-    node = document.node(node_id)
-    if node is None:
-        raise not_found("node", node_id)
-    material = node_text(node)
-    if not material:
-        raise invalid_params(f"node {node_id!r} has no text to decompose", "node_id")
+    node, material = text_node(document, node_id, "node_id", "decompose")
     if depth is None:
         depth = "deep" if palette.state_of(node.get("color")) == "purple" else "basic"
     notes = "\n\n".join(yellow_notes(document, palette, node_id)) or None
@@ -120,10 +116,9 @@ def decompose_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         params = ctx.params
         view = await canvases.read(params["canvas"])
         plan = plan_decompose(view.document, canvases.palette, params["node_id"], params.get("depth"))
-        ctx.progress(0, 1, f"{plan.agent} on {plan.node_id}")
+        report = ResultReporter(ctx, 1, f"{plan.agent} on {plan.node_id}")
         result = await agents.run(agents.prepare(plan.agent, plan.input), key=plan.node_id)
-        ctx.publish("agent.result", msgspec.to_builtins(result))
-        ctx.progress(1, 1, f"{plan.agent}: {result.error.error if result.error else 'ok'}")
+        report(result)
         if result.error is not None:
             raise failure(result)
         output = result.output

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from protocol.errors import invalid_params, not_found
+from services.agents.batch import ResultReporter
 from services.agents.schemas import EXPLANATION_STYLES
 from services.agents.service import AgentService, failure
 from services.canvas_edit import Draft
@@ -27,7 +28,7 @@ from services.canvas_service import CanvasService
 from services.palette import Palette
 from services.tasks import TaskContext, TaskKind
 from services.workflows.layout import MARGIN, Rect, obstacles, place_right_of
-from services.workflows.text import headline, joined, material_parents, node_text, yellow_notes
+from services.workflows.text import headline, joined, material_parents, text_node, yellow_notes
 
 KIND = "learn.explain"
 _UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
@@ -49,12 +50,7 @@ def plan_explain(document: Document, palette: Palette, node_id: str, style: str)
     """The agent input for explaining a node: NOT_FOUND for an unknown node, -32602 for a bad style."""
     if style not in EXPLANATION_STYLES:
         raise invalid_params(f"unknown style {style!r}: use one of {', '.join(EXPLANATION_STYLES)}", "style")
-    node = document.node(node_id)
-    if node is None:
-        raise not_found("node", node_id)
-    concept = node_text(node)
-    if not concept:
-        raise invalid_params(f"node {node_id!r} has no text to explain", "node_id")
+    _node, concept = text_node(document, node_id, "node_id", "explain")
     value: dict[str, Any] = {"concept": concept}
     material = joined(material_parents(document, palette, node_id))
     if material:
@@ -112,10 +108,9 @@ def explain_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         node_id, style = params["node_id"], params["style"]
         view = await canvases.read(params["canvas"])
         value = plan_explain(view.document, canvases.palette, node_id, style)
-        ctx.progress(0, 1, f"{style} explanation of {node_id}")
+        report = ResultReporter(ctx, 1, f"{style} explanation of {node_id}")
         result = await agents.run(agents.prepare(style, value), key=node_id)
-        ctx.publish("agent.result", msgspec.to_builtins(result))
-        ctx.progress(1, 1, f"{style}: {result.error.error if result.error else 'ok'}")
+        report(result)
         if result.error is not None:
             raise failure(result)
         text = str(result.output)

@@ -23,7 +23,8 @@ from typing import Any
 
 import msgspec
 
-from protocol.errors import ErrorCode, RpcError, invalid_params, not_found
+from protocol.errors import ErrorCode, RpcError, invalid_params
+from services.agents.batch import ResultReporter
 from services.agents.calls import AgentResult
 from services.agents.schemas import VerificationOutput, VerificationQuestion
 from services.agents.service import AgentService
@@ -33,7 +34,7 @@ from services.canvas_service import CanvasService
 from services.palette import Palette
 from services.tasks import TaskContext, TaskKind
 from services.workflows.layout import Rect
-from services.workflows.text import headline, is_chinese, joined, material_parents, node_text, yellow_notes
+from services.workflows.text import headline, is_chinese, joined, material_parents, node_text, text_node, yellow_notes
 
 log = logging.getLogger("canvas_live.review")
 
@@ -98,12 +99,7 @@ def select_targets(
     if node_ids:
         chosen = []
         for index, node_id in enumerate(node_ids):
-            node = document.node(node_id)
-            if node is None:
-                raise not_found("node", node_id)
-            if not node_text(node):
-                raise invalid_params(f"node {node_id!r} has no text to ask about", f"node_ids[{index}]")
-            chosen.append(node)
+            chosen.append(text_node(document, node_id, f"node_ids[{index}]", "ask about")[0])
     else:
         codes = palette.select(colors or ("red", "purple"), "colors")
         chosen = [document.nodes[index] for index in document.select(codes, "text") if node_text(document.nodes[index])]
@@ -252,27 +248,15 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         params = ctx.params
         source = await canvases.read(params["canvas"])
         targets = select_targets(source.document, canvases.palette, params.get("node_ids"), params.get("colors"))
-        total, done = len(targets), 0
-        ctx.progress(0, total, "asking for questions")
-
-        def on_result(result: AgentResult) -> None:
-            nonlocal done
-            done += 1
-            ctx.publish("agent.result", msgspec.to_builtins(result))
-            ctx.progress(
-                done, total, f"{result.key}: {'ok' if result.ok else result.error.error if result.error else ''}"
-            )
-
-        requests = [
-            (agents.prepare("verification-question", target.agent_input()), target.node_id) for target in targets
-        ]
-        results = await agents.call_agents_batch(requests, on_result)
+        agent = "verification-question"
+        requests = [(agents.prepare(agent, target.agent_input()), target.node_id) for target in targets]
+        results = await agents.call_agents_batch(requests, ResultReporter(ctx, len(targets), "asking for questions"))
         when = datetime.now()
         nodes, edges, count, groups, failed = build_review(source.name, targets, results, canvases.palette, when)
         if not count:
             raise RpcError(
                 ErrorCode.AGENT_FAILED,
-                f"no question could be made for any of the {total} node(s)",
+                f"no question could be made for any of the {len(targets)} node(s)",
                 failed_nodes=msgspec.to_builtins(failed),
             )
         name = await _create_beside(canvases, f"{source.name}-{SUFFIX}-{when:%Y%m%d}", *_with_ids(nodes, edges))

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from protocol.errors import ErrorCode, RpcError, invalid_params, not_found
-from services.agents.calls import AgentResult
+from services.agents.batch import ResultReporter
 from services.agents.schemas import ScoringOutput
 from services.agents.service import AgentService
 from services.canvas_edit import Draft
@@ -171,17 +171,9 @@ def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         params = ctx.params
         view = await canvases.read(params["canvas"])
         answers, unscorable = plan_score(view.document, canvases.palette, params.get("node_ids"))
-        total, done = len(answers), 0
-        ctx.progress(0, total, "scoring")
-
-        def on_result(result: AgentResult) -> None:
-            nonlocal done
-            done += 1
-            ctx.publish("agent.result", msgspec.to_builtins(result))
-            ctx.progress(done, total, f"{result.key}: {result.error.error if result.error else 'ok'}")
-
         results = await agents.call_agents_batch(
-            [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers], on_result
+            [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers],
+            ResultReporter(ctx, len(answers), "scoring"),
         )
         scored, failed = [], []
         for answer, result in zip(answers, results, strict=True):
@@ -194,7 +186,7 @@ def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
                 )
         if not scored:
             raise RpcError(
-                ErrorCode.AGENT_FAILED, f"none of the {total} explanation(s) could be scored",
+                ErrorCode.AGENT_FAILED, f"none of the {len(answers)} explanation(s) could be scored",
                 failed_nodes=msgspec.to_builtins(failed),
             )  # fmt: skip
         palette = canvases.palette

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from protocol.errors import invalid_params, not_found
 from services.canvas_format import Document
 from services.palette import Palette
 
@@ -18,6 +19,17 @@ def node_text(node: dict[str, Any]) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return ""
+
+
+def text_node(document: Document, node_id: str, field: str, purpose: str) -> tuple[dict[str, Any], str]:
+    """A node that must exist (else NOT_FOUND) and say something (else -32602 naming `field`), and its text."""
+    node = document.node(node_id)
+    if node is None:
+        raise not_found("node", node_id)
+    text = node_text(node)
+    if not text:
+        raise invalid_params(f"node {node_id!r} has no text to {purpose}", field)
+    return node, text
 
 
 def is_chinese(text: str) -> bool:
