@@ -38,7 +38,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             http_error(503, "OVERLOADED", f"at most {settings.max_connections} connections", {"retry_after": 1.0})
         )
         return
-    await websocket.accept()
     await Connection(websocket, runtime).serve()
 
 

@@ -66,6 +66,9 @@ async def _drive(coro: Send, awaited: Any) -> None:
                 awaited = coro.send(None)
             except StopIteration:
                 return
+            except asyncio.CancelledError:
+                # What the send waited on was cancelled, not this task: the send failed.
+                raise ConnectionError("the send was cancelled") from None
     finally:
         coro.close()
 
@@ -168,14 +171,19 @@ class Connection:
     # -- incoming ---------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Run the connection until the client or the server closes it."""
+        """Accept the handshake and run the connection until the client or the server closes it.
+
+        The connection counts against `max_connections` from before the handshake completes, so
+        many handshakes at once cannot overshoot the limit.
+        """
         runtime = self.runtime
         runtime.connections.add(self)
         runtime.connections_total += 1
-        self._writer = asyncio.create_task(self._write_loop())
-        self.deliver(encode_notification("server.hello", runtime.hello()).decode())
         receive = self.websocket.receive
         try:
+            await self.websocket.accept()
+            self._writer = asyncio.create_task(self._write_loop())
+            self.deliver(encode_notification("server.hello", runtime.hello()).decode())
             while True:
                 message = await receive()
                 if message["type"] == "websocket.disconnect":
