@@ -361,11 +361,12 @@ class BackgroundTaskManager:
         runners = {a.runner for a in self._active.values() if a.runner is not None and not a.runner.done()}
         if runners:
             await asyncio.wait(runners, timeout=self.config.shutdown_grace)
-        for active in list(self._active.values()):
-            if self._finish(
-                active, TaskStatus.FAILED, error=interrupted("the server shut down before the task finished")
-            ):
-                await self._stop(active)
+        error = interrupted("the server shut down before the task finished")
+        stopping = [
+            active for active in list(self._active.values()) if self._finish(active, TaskStatus.FAILED, error=error)
+        ]
+        # All at once: each may take `CANCEL_GRACE` to stop its subprocesses and requests.
+        await asyncio.gather(*(self._stop(active) for active in stopping))
         await self._writer.close()
         await self.store.close()
 
