@@ -31,6 +31,8 @@ class ErrorCode(IntEnum):
     TIMEOUT = -32008
     CANCELLED = -32009
     UNAVAILABLE = -32010
+    STORAGE = -32011
+    BUSY = -32012
 
 
 class ErrorObject(msgspec.Struct, omit_defaults=True):

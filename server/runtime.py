@@ -65,6 +65,7 @@ class Runtime:
             "asyncio_tasks": len(asyncio.all_tasks()),
             "rss_bytes": _resident_bytes(),
             **self.hub.stats(),
+            **self.canvases.counters,
         }
 
     async def start(self) -> None:

@@ -207,3 +207,26 @@ class Draft:
         left = min(node["x"] for node in self.nodes)
         bottom = max(node["y"] + node["height"] for node in self.nodes)
         return left, bottom + GAP
+
+
+def replay(draft: Draft, op: dict[str, Any], base: Document) -> None:
+    """Apply one recorded op (as `canvas.changed` carries it) again, to a document that lacks it.
+
+    `base` is the document the op was first applied to: a node update becomes the patch that turns
+    the node as it was there into the node the op carries, keys removed included.
+    """
+    kind = op["op"]
+    if kind == "node.added":
+        draft.add_node(op["node"])
+    elif kind == "node.updated":
+        node = op["node"]
+        before = base.node(node["id"]) or {}
+        patch: dict[str, Any] = dict.fromkeys(key for key in before if key not in node)
+        patch.update(node)
+        draft.update_node(node["id"], patch)
+    elif kind == "node.deleted":
+        draft.delete_node(op["id"])
+    elif kind == "edge.added":
+        draft.add_edge(op["edge"])
+    else:
+        draft.delete_edge(op["id"])

@@ -8,16 +8,20 @@ I/O happens.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 from protocol.errors import ErrorCode, RpcError, not_found
 
@@ -57,13 +61,22 @@ def normalise_name(name: str, *, folder: bool = False) -> str:
     return name
 
 
-Identity = tuple[int, int, int, int]
-"""(device, inode, size, mtime_ns): changes whenever the file is replaced or rewritten."""
+class Identity(NamedTuple):
+    """What `os.stat` says of one version of a file: it changes when the file is replaced or rewritten.
+
+    Not enough on its own: a rewrite of the same size within one tick of the file system's clock
+    keeps it, which is why `FileState.trusted` also asks how long ago the file was last written.
+    """
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
 
 
 def identity(info: os.stat_result) -> Identity:
     """The identity of a file as `os.stat` sees it."""
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return Identity(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def content_version(data: bytes) -> str:
@@ -71,32 +84,54 @@ def content_version(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
+RACY_NS = 50_000_000
+"""A file written less than this long before its bytes were read may change again without its
+identity changing (same size, same clock tick), so its identity alone is not trusted; the bytes
+are compared instead, as git does with "racily clean" index entries."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileState:
-    """One version of a file on disk."""
+    """One version of a file on disk, and when its bytes were last seen to be that version."""
 
     identity: Identity
     modified: float
     version: str
+    checked_ns: int
+
+    def trusted(self, now: Identity) -> bool:
+        """Whether a file whose identity is now `now` certainly still holds this version's bytes."""
+        return now == self.identity and self.identity.mtime_ns + RACY_NS < self.checked_ns
 
 
 class NotACanvasFile(OSError):
     """The path exists but is not a regular file (a folder, a FIFO, a device)."""
 
 
-def read_file(path: Path, known: Identity | None = None) -> tuple[FileState | None, bytes]:
-    """The file's bytes and state; `(None, b"")` when its identity is still `known` (nothing read).
+def read_file(path: Path, known: FileState | None = None) -> tuple[FileState, bytes | None]:
+    """The file's state and bytes; the bytes are None when they are certainly still `known`'s.
 
     Opened without blocking, so a FIFO or device named `*.canvas` is refused instead of hanging.
     """
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise NotACanvasFile(path)
-        if identity(info) == known:
-            return None, b""
-        data = handle.read()
-    return FileState(identity(info), info.st_mtime, content_version(data)), data
+        return read_handle(handle, known)
+
+
+def read_handle(handle: BinaryIO, known: FileState | None = None) -> tuple[FileState, bytes | None]:
+    """`read_file` on an open file: the clock is read before `fstat`, so a later write is never missed."""
+    checked = time.time_ns()
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        raise NotACanvasFile(handle.name)
+    now = identity(info)
+    if known is not None and known.trusted(now):
+        return known, None
+    handle.seek(0)
+    data = handle.read()
+    version = content_version(data)
+    if known is not None and known.version == version and known.identity == now:
+        return FileState(now, info.st_mtime, version, checked), None
+    return FileState(now, info.st_mtime, version, checked), data
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -108,33 +143,54 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> FileState:
-    """Write `data` so that `path` holds the old bytes or the new, never a mix, whatever dies when.
+_libc = ctypes.CDLL(None, use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
-    The bytes go to a hidden temporary file beside `path` (same file system), are fsynced, and
-    replace `path` in one rename. With `exclusive`, an existing file is never replaced
-    (`FileExistsError`).
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`); False where unsupported.
+
+    Both must exist: a canvas deleted meanwhile is `FileNotFoundError`, never re-created.
     """
-    directory = path.parent
-    temporary = directory / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if exclusive:
-            _link_new(temporary, path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
-            os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    _fsync_dir(directory)
-    info = os.stat(path)
-    return FileState(identity(info), info.st_mtime, content_version(data))
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # the file system (or the kernel) cannot exchange
+    raise OSError(code, os.strerror(code), str(second))
+
+
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
+"""Errors that say the disk refused the write, not that the server has a bug."""
+
+
+def storage_error(exc: OSError, what: str) -> RpcError:
+    """-32011 STORAGE: the disk refused; `data.errno` is the symbolic name, `data.reason` the system's words."""
+    code = exc.errno or errno.EIO
+    reason = os.strerror(code)
+    return RpcError(
+        ErrorCode.STORAGE, f"{what}: {reason}; nothing was changed", errno=errno.errorcode.get(code, str(code)),
+        reason=reason,
+    )  # fmt: skip
+
+
+class Displaced(Exception):
+    """The file was not the version an edit was computed from when the edit came to replace it.
+
+    What was there is back in place, untouched; the edit is to be computed again on top of it.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Swapped:
+    """A successful replacement: the new file's state, and the replaced version's file (now unnamed in the vault)."""
+
+    state: FileState
+    replaced: Path | None
 
 
 def _link_new(temporary: Path, path: Path) -> None:
@@ -157,6 +213,7 @@ class Vault:
         self.root = root.resolve()
         self.keep = backups
         self.backup_dir = self.root / STATE_DIR / "backups"
+        self.temp_dir = self.root / STATE_DIR / "tmp"
 
     def locate(self, name: str) -> tuple[str, Path]:
         """The canonical name and real path of a normalised canvas name, or FORBIDDEN_PATH.
@@ -220,9 +277,133 @@ class Vault:
                     seen.add(canonical)
                     yield canonical, real
 
-    def backup(self, name: str, path: Path) -> None:
-        """Keep the version about to be replaced as backup 1, shifting older ones up to `keep`."""
-        if self.keep <= 0 or not path.exists():
+    # -- writing ------------------------------------------------------------------------------
+
+    def temporary(self, directory: Path) -> Path:
+        """A fresh temporary path on the file system of `directory`, where Obsidian never shows it.
+
+        Temporary files live in `<vault>/.canvas-live/tmp/` (named by process id, so `sweep` can
+        tell a dead process's leftovers from a live one's), or, for a folder on another file system
+        than the vault (a rename cannot cross it), hidden beside the canvas.
+        """
+        name = f"{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}"
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        if os.stat(directory).st_dev == os.stat(self.temp_dir).st_dev:
+            return self.temp_dir / name
+        return directory / f".canvas-live-{name}"
+
+    def _write_temporary(self, directory: Path, data: bytes, mode_of: Path | None) -> tuple[Path, FileState]:
+        """Write `data` to a new fsynced temporary file; its state comes from its own handle."""
+        temporary = self.temporary(directory)
+        checked = time.time_ns()
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                if mode_of is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.fchmod(handle.fileno(), stat.S_IMODE(os.stat(mode_of).st_mode))
+                os.fsync(handle.fileno())
+                info = os.fstat(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        return temporary, FileState(identity(info), info.st_mtime, content_version(data), checked)
+
+    def write_new(self, path: Path, data: bytes) -> FileState:
+        """Create `path` holding `data`, whole or not at all; an existing file is never replaced (`FileExistsError`)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary, state = self._write_temporary(path.parent, data, None)
+        try:
+            _link_new(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        _fsync_dir(path.parent)
+        return state
+
+    def swap_in(self, path: Path, data: bytes, base: FileState) -> Swapped:
+        """Replace `path` with `data` if, at the instant of the replacement, it still holds `base`.
+
+        The new file is written and fsynced aside, then exchanged with the canvas in one atomic
+        step, so the file displaced is exactly what was on disk at that instant, even one an editor
+        is still writing into. If it is not `base` (an editor saved meanwhile), it is exchanged back
+        at once and `Displaced` is raised: nothing of that save is lost, and the edit is computed
+        again on top of it. Where the file system cannot exchange, `_replace_checked` does the same
+        with a short window left (docs/canvases.md).
+        """
+        temporary, state = self._write_temporary(path.parent, data, path)
+        try:
+            if not exchange(temporary, path):
+                return self._replace_checked(path, temporary, state, base)
+            if _holds(temporary, base):
+                _fsync_dir(path.parent)
+                return Swapped(state, temporary)
+            self._put_back(path, temporary, state)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise Displaced(path)
+
+    def _put_back(self, path: Path, temporary: Path, ours: FileState) -> None:
+        """Undo an exchange that displaced someone else's save; keep any version that was not ours.
+
+        Our file was in place for microseconds: if anything wrote into it or renamed over it in that
+        time, that is the newest save, and it goes back in place too (the older one is kept as a
+        backup rather than dropped).
+        """
+        exchange(temporary, path)
+        if identity(os.stat(temporary)) != ours.identity:
+            exchange(temporary, path)
+            name = self.name_of(path)
+            self.keep_backup(name if name is not None else path.stem, temporary)
+        _fsync_dir(path.parent)
+
+    def _replace_checked(self, path: Path, temporary: Path, state: FileState, base: FileState) -> Swapped:
+        """Check, then replace, where no exchange is possible; the displaced inode is held and re-checked.
+
+        The old file is hard-linked aside before the rename, so an editor still writing into it is
+        seen afterwards; only a rename over the canvas between the link and the replace goes unseen.
+        """
+        aside: Path | None = self.temporary(path.parent)
+        assert aside is not None
+        try:
+            os.link(path, aside)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            aside = None  # no hard links here: a plain check
+        try:
+            if not _holds(aside or path, base):
+                raise Displaced(path)
+            os.replace(temporary, path)
+            if aside is not None and not _holds(aside, base):
+                os.replace(aside, path)  # an editor wrote into the old file meanwhile: its save wins
+                aside = None
+                raise Displaced(path)
+        except BaseException:
+            if aside is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(aside)
+            raise
+        _fsync_dir(path.parent)
+        return Swapped(state, aside)
+
+    def keep_backup(self, name: str, replaced: Path | None) -> None:
+        """Make a replaced version backup 1 of `name`, shifting older ones up to `keep`; only after success.
+
+        The replaced file is its own inode, no longer the canvas, so the backup shares nothing with
+        the live file; it is moved, not copied.
+        """
+        if replaced is None:
+            return
+        if self.keep <= 0:
+            replaced.unlink(missing_ok=True)
             return
         stem = self.backup_dir / name
         stem.parent.mkdir(parents=True, exist_ok=True)
@@ -230,21 +411,64 @@ class Vault:
         for newer, older in zip(reversed(slots[:-1]), reversed(slots[1:]), strict=True):
             if newer.exists():
                 os.replace(newer, older)
-        slots[0].unlink(missing_ok=True)
-        try:
-            os.link(path, slots[0])  # the old inode lives on under the backup name: nothing copied
-        except OSError:
-            shutil.copy2(path, slots[0])
+        shutil.move(replaced, slots[0])
+
+    def sweep(self) -> int:
+        """Remove the temporary files of processes that no longer run (a crash mid-write); how many.
+
+        Also the hidden `.<name>.canvas.<hex>.tmp` files that earlier versions wrote beside canvases.
+        """
+        candidates: list[Path] = []
+        if self.temp_dir.is_dir():
+            candidates.extend(self.temp_dir.iterdir())
+        for directory, folders, files in os.walk(self.root):
+            folders[:] = [entry for entry in folders if not entry.startswith(".")]
+            candidates.extend(Path(directory) / entry for entry in files if _LEFTOVER.fullmatch(entry))
+        removed = 0
+        for candidate in candidates:
+            match = _OWNER.search(candidate.name)
+            if match is not None and match["pid"] and _alive(int(match["pid"])):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed += 1
+        return removed
 
 
-def seed_demo(root: Path) -> list[str]:
+TEMP_SUFFIX = ".tmp"
+_OWNER = re.compile(r"(?:^|canvas-live-)(?P<pid>\d+)-[0-9a-f]+\.tmp$")
+_LEFTOVER = re.compile(r"\.(?:canvas-live-\d+-[0-9a-f]+|.+\.canvas\.[0-9a-f]{8})\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs now; this one's own files are never swept."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holds(path: Path, base: FileState) -> bool:
+    """Whether the file at `path` is the version `base`: same identity and trusted, or the same bytes."""
+    with open(path, "rb") as handle:
+        _state, data = read_handle(handle, base)
+    return data is None
+
+
+def seed_demo(vault: Vault) -> list[str]:
     """Copy the sample learning canvases into a vault that holds nothing but hidden entries."""
+    root = vault.root
     root.mkdir(parents=True, exist_ok=True)
     if any(not entry.name.startswith(".") for entry in os.scandir(root)):
         return []
     seeded = []
     for item in sorted((resources.files("services") / "demo_vault").iterdir(), key=lambda item: item.name):
         if item.name.endswith(SUFFIX):
-            write_atomic(root / item.name, item.read_bytes(), exclusive=True)
+            vault.write_new(root / item.name, item.read_bytes())
             seeded.append(item.name[: -len(SUFFIX)])
     return seeded

@@ -134,6 +134,11 @@ class Document:
         index = self.node_index.get(node_id)
         return None if index is None else self.nodes[index]
 
+    def edge(self, edge_id: str) -> dict[str, Any] | None:
+        """The edge with this id, or None."""
+        index = self.edge_index.get(edge_id)
+        return None if index is None else self.edges[index]
+
     def children(self, node_id: str) -> list[dict[str, Any]]:
         """Nodes that edges leaving `node_id` point to, in edge order (e.g. a question's answers)."""
         found = (self.node(edge["toNode"]) for edge in self.edges if edge["fromNode"] == node_id)
@@ -236,6 +241,19 @@ def _check_all(items: Sequence[dict[str, Any]], kind: Literal["nodes", "edges"])
             raise CanvasFormatError(f"{kind}[{index}].id", f"duplicate id {item['id']!r} (also {kind}[{first}])")
 
 
+_BYTE = re.compile(r"\(byte (?P<offset>\d+)\)")
+
+
+def _where(data: bytes, message: str) -> str:
+    """`line L, column C` of a JSON syntax error: msgspec names the byte (or none: the file ends early)."""
+    match = _BYTE.search(message)
+    offset = min(int(match["offset"]), len(data)) if match else len(data)
+    start = data.rfind(b"\n", 0, offset) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    column = len(data[start:offset].decode("utf-8", "replace")) + 1
+    return f"line {line}, column {column}"
+
+
 _top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
@@ -272,7 +290,8 @@ def parse(data: bytes) -> Document:
     except msgspec.ValidationError:
         raise CanvasFormatError("", "the file is JSON but not an object with nodes and edges") from None
     except msgspec.DecodeError as exc:
-        raise CanvasFormatError("", f"not valid JSON ({exc})") from None
+        message = str(exc)
+        raise CanvasFormatError(_where(data, message), f"not valid JSON ({_BYTE.sub('', message).strip()})") from None
     keys = list(top)
     implicit = frozenset(key for key in ("nodes", "edges") if key not in top)
     if "nodes" in implicit:

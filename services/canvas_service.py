@@ -10,12 +10,18 @@
 - Edits made by anything else (Obsidian saving a file) are noticed by a vault watcher, or by the
   next read, whichever comes first, and published once with source `external` and no ops. The
   server's own writes are recognised by the file identity and version they produced.
+- The learner's editor writes the same files, so nothing here trusts a file to hold still: a file
+  that is empty or not valid JSON and was written a moment ago is a save in progress and is waited
+  for (`_load`); every write is a compare-and-swap against the version it was computed from, and
+  an edit that lost the race is computed again on top of the editor's save (`edit`); a save made
+  from a copy older than the server's last edits gets those edits applied again (`_reapply`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
@@ -27,9 +33,11 @@ from typing import Any, TypeVar
 import msgspec
 
 from protocol.errors import ErrorCode, ErrorInfo, RpcError, not_found
-from services.canvas_edit import Draft, conflict
+from services.canvas_edit import Draft, conflict, replay
 from services.canvas_files import (
+    STORAGE_ERRORS,
     SUFFIX,
+    Displaced,
     FileState,
     NotACanvasFile,
     Vault,
@@ -37,7 +45,7 @@ from services.canvas_files import (
     normalise_name,
     read_file,
     seed_demo,
-    write_atomic,
+    storage_error,
 )
 from services.canvas_format import CanvasFormatError, Document, parse, serialise
 from services.canvas_watch import watch_vault
@@ -50,6 +58,27 @@ T = TypeVar("T")
 
 CACHE_BYTES = 64 << 20
 """Parsed canvases are kept while their files add up to at most this many bytes (least recent go)."""
+
+SETTLE_QUIET = 0.25
+"""Seconds a file that is empty or not valid JSON must have gone unwritten to be taken as meant."""
+
+SETTLE_QUIET_AFTER_WHOLE = 2.0
+"""The same for a file that was a whole canvas when last read: no editor saves a canvas as an empty
+file (Obsidian writes `{}` at the least), so an emptied canvas is taken as meant only after this."""
+
+SETTLE_LIMIT = 0.6
+"""Seconds to wait for a save in progress to finish before answering BUSY."""
+
+SETTLE_STEP = 0.01
+"""Seconds between two looks at a file being saved."""
+
+REBASE_ATTEMPTS = 5
+"""Times an edit is computed again on top of an editor's save before it gives up with BUSY."""
+
+REAPPLY_WINDOW = 1.0
+"""Seconds after a server edit during which a save that holds none of it is taken as made without it
+(an editor's save of a copy it read just before the edit); later, a save that drops it is the
+learner's choice."""
 
 
 class CanvasEntry(msgspec.Struct, omit_defaults=True):
@@ -79,18 +108,52 @@ class _Cached:
     state: FileState
     document: Document | None
     problem: CanvasFormatError | None
+    blank: bool = False
+    """The bytes read were empty or whitespace (judged by the bytes: a file may be truncated between
+    `fstat` and `read`)."""
+
+    @property
+    def whole(self) -> bool:
+        """A valid canvas with something in it: nothing a save in progress could look like."""
+        return self.document is not None and not self.blank
+
+    def settled(self, before: _Cached | None) -> bool:
+        """Whether what is on disk has gone unwritten long enough to be what its writer meant."""
+        if self.whole:
+            return True
+        quiet = SETTLE_QUIET_AFTER_WHOLE if before is not None and before.whole else SETTLE_QUIET
+        return time.time_ns() - self.state.identity.mtime_ns >= quiet * 1e9
 
 
 def _read_parsed(path: Path, cached: _Cached | None) -> _Cached:
     """Read and parse `path` unless `cached` is still what is on disk."""
-    state, data = read_file(path, cached.state.identity if cached is not None else None)
-    if state is None:
+    state, data = read_file(path, cached.state if cached is not None else None)
+    if data is None:
         assert cached is not None
-        return cached
+        return cached if state is cached.state else _Cached(state, cached.document, cached.problem, cached.blank)
     try:
-        return _Cached(state, parse(data), None)
+        return _Cached(state, parse(data), None, not data.strip())
     except CanvasFormatError as problem:
         return _Cached(state, None, problem)
+
+
+@dataclass(frozen=True, slots=True)
+class _ServerEdit:
+    """A server edit that reached the disk: kept a while, to be applied again to a save made without it."""
+
+    base: Document
+    ops: list[dict[str, Any]]
+    at: float
+
+
+def busy(name: str) -> RpcError:
+    """-32012: another program is writing the canvas and did not finish in time; nothing was changed."""
+    return RpcError(
+        ErrorCode.BUSY,
+        f"canvas {name!r} is being saved by another program; nothing was changed, try again",
+        name=name,
+        retry_after=SETTLE_LIMIT,
+    )
 
 
 async def _outlast_cancellation(commit: Coroutine[Any, Any, T]) -> T:
@@ -146,6 +209,8 @@ class CanvasService:
         # edit is external when the file on disk is at another version.
         self._versions: dict[str, str] = {}
         self._present: set[str] = set()
+        self._recent: dict[str, list[_ServerEdit]] = {}
+        self.counters = {"canvas_writes": 0, "canvas_rebased": 0, "canvas_reapplied": 0, "canvas_busy": 0}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._stop = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
@@ -155,11 +220,18 @@ class CanvasService:
     async def start(self, demo: bool = False) -> None:
         """Create the vault (seeding the demo canvases if asked and it is empty) and start watching it."""
         if demo:
-            seeded = await asyncio.to_thread(seed_demo, self.vault.root)
+            seeded = await asyncio.to_thread(seed_demo, self.vault)
             if seeded:
                 log.info("seeded %d demo canvases into %s", len(seeded), self.vault.root)
         else:
             await asyncio.to_thread(self.vault.root.mkdir, parents=True, exist_ok=True)
+        try:
+            swept = await asyncio.to_thread(self.vault.sweep)
+        except OSError as exc:
+            log.warning("could not remove temporary files left by a crash: %s", exc)
+        else:
+            if swept:
+                log.info("removed %d temporary file(s) left by an earlier crash", swept)
         self._present = {name for name, _ in await asyncio.to_thread(lambda: list(self.vault.walk("")))}
         if self.watch:
             self._watcher = asyncio.create_task(
@@ -205,7 +277,8 @@ class CanvasService:
     async def read(self, name: str) -> CanvasView:
         """The canvas as it is on disk now (from the cache when the file has not changed)."""
         async with self._locked(name) as (canonical, path):
-            return await self._load(canonical, path)
+            view, _state = await self._load(canonical, path)
+            return view
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -230,52 +303,90 @@ class CanvasService:
         """Apply `change` to a draft of the canvas under its lock, write once, publish its ops.
 
         Returns what `change` returned and the new version. A stale `if_version` is CONFLICT with the
-        current version in `data.version`; an edit that changes nothing writes nothing.
+        current version in `data.version`; an edit that changes nothing writes nothing. When an
+        editor saves the canvas between the read and the write, the save is announced and `change`
+        runs again on top of it; what no longer applies there (a node the save deleted) is CONFLICT.
         """
         async with self._locked(name) as (canonical, path):
-            view = await self._load(canonical, path)
-            if if_version is not None and if_version != view.version:
-                raise conflict(
-                    f"canvas {canonical!r} is at version {view.version}, not {if_version}",
-                    kind="canvas",
-                    name=canonical,
-                    version=view.version,
-                )
-            draft = Draft(view.document)
-            result = change(draft)
-            if not draft.ops:
-                return result, view.version
-            version = await _outlast_cancellation(self._commit(canonical, path, draft.finish(), draft.ops))
-            return result, version
+            for attempt in range(REBASE_ATTEMPTS):
+                view, state = await self._load(canonical, path)
+                if if_version is not None and if_version != view.version:
+                    raise conflict(
+                        f"canvas {canonical!r} is at version {view.version}, not {if_version}",
+                        kind="canvas",
+                        name=canonical,
+                        version=view.version,
+                    )
+                draft = Draft(view.document)
+                try:
+                    result = change(draft)
+                except RpcError as exc:
+                    if attempt and exc.code is ErrorCode.NOT_FOUND:
+                        raise _lost_to_save(canonical, exc) from None
+                    raise
+                if not draft.ops:
+                    return result, view.version
+                try:
+                    version = await _outlast_cancellation(self._commit(canonical, path, state, draft))
+                except Displaced:
+                    self.counters["canvas_rebased"] += 1
+                    continue
+                return result, version
+            raise busy(canonical)
 
-    async def _commit(self, name: str, path: Path, document: Document, ops: list[dict[str, Any]]) -> str:
-        """Write an edited canvas, remember it as the server's own, and announce its ops."""
-        state = await asyncio.to_thread(self._write, name, path, document)
+    async def _commit(self, name: str, path: Path, base: FileState, draft: Draft, at: float | None = None) -> str:
+        """Write an edited canvas over `base`, remember it as the server's own, and announce its ops.
+
+        `at` is when the edit was first made: an edit applied again keeps its first time, so it is
+        applied again only within `REAPPLY_WINDOW` of that, never over and over.
+        """
+        document = draft.finish()
+        state = await asyncio.to_thread(self._write, name, path, document, base)
+        self.counters["canvas_writes"] += 1
         self._keep(name, _Cached(state, document, None))
         self._versions[name] = state.version
-        self.hub.publish(
-            f"canvas:{name}", "canvas.changed", {"name": name, "version": state.version, "source": "server", "ops": ops}
-        )
+        recent = self._recent.setdefault(name, [])
+        recent.append(_ServerEdit(draft.base, draft.ops, time.monotonic() if at is None else at))
+        del recent[:-REBASE_ATTEMPTS]
+        fields = {"name": name, "version": state.version, "source": "server", "ops": draft.ops}
+        self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
         return state.version
 
     async def _commit_new(self, name: str, path: Path, document: Document) -> str:
         """Write a new canvas (never over an existing file), remember it, and announce it."""
-        state = await asyncio.to_thread(self._write_new, path, document)
+        state = await asyncio.to_thread(self._write_new, name, path, document)
         self._keep(name, _Cached(state, document, None))
         self._versions[name] = state.version
         self._present.add(name)
         self.hub.publish("canvases", "canvas.created", {"name": name, "version": state.version, "source": "server"})
         return state.version
 
-    def _write(self, name: str, path: Path, document: Document) -> FileState:
-        data = serialise(document)
-        self.vault.backup(name, path)
-        return write_atomic(path, data)
+    def _write(self, name: str, path: Path, document: Document, base: FileState) -> FileState:
+        try:
+            swapped = self.vault.swap_in(path, serialise(document), base)
+        except FileNotFoundError:
+            raise not_found("canvas", name) from None
+        except OSError as exc:
+            if exc.errno in STORAGE_ERRORS:
+                raise storage_error(exc, f"canvas {name!r} could not be written") from None
+            raise
+        try:
+            self.vault.keep_backup(name, swapped.replaced)
+        except OSError as exc:
+            log.warning("the canvas %r was written, but its backup could not be kept: %s", name, exc)
+            if swapped.replaced is not None:
+                swapped.replaced.unlink(missing_ok=True)
+        return swapped.state
 
-    @staticmethod
-    def _write_new(path: Path, document: Document) -> FileState:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_atomic(path, serialise(document), exclusive=True)
+    def _write_new(self, name: str, path: Path, document: Document) -> FileState:
+        try:
+            return self.vault.write_new(path, serialise(document))
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno in STORAGE_ERRORS:
+                raise storage_error(exc, f"canvas {name!r} could not be created") from None
+            raise
 
     # -- locks, cache, external changes ---------------------------------------------------------
 
@@ -301,20 +412,70 @@ class CanvasService:
                 async with self._lock(canonical):
                     yield canonical, path
 
-    async def _load(self, name: str, path: Path) -> CanvasView:
-        """Read a canvas under its lock, publishing an external edit if this is where it is first seen."""
-        try:
-            entry = await asyncio.to_thread(_read_parsed, path, self._cache.get(name))
-        except FileNotFoundError:
-            raise not_found("canvas", name) from None
-        except NotACanvasFile:
-            raise forbidden(name, "not a .canvas file") from None
-        self._keep(name, entry)
-        self._seen(name, entry.state.version)
+    async def _load(self, name: str, path: Path) -> tuple[CanvasView, FileState]:
+        """Read a canvas under its lock once it holds still; announce it if it changed elsewhere.
+
+        A file that is empty or not valid JSON and was written less than `SETTLE_QUIET` ago is an
+        editor's save in progress (Obsidian truncates, then writes): it is read again until it is
+        whole or has been left as it is, for at most `SETTLE_LIMIT`, then BUSY. Reading it as an
+        empty canvas and editing that would write over the learner's canvas.
+        """
+        entry = await self._settled(name, path)
+        if self._seen(name, entry.state.version) and entry.document is not None:
+            entry = await self._reapply(name, path, entry)
         if entry.document is None:
             assert entry.problem is not None
             raise invalid_canvas(name, entry.problem)
-        return CanvasView(name, entry.state.version, entry.document)
+        return CanvasView(name, entry.state.version, entry.document), entry.state
+
+    async def _settled(self, name: str, path: Path) -> _Cached:
+        """The file as its writer meant it (see `_load`), cached."""
+        deadline = time.monotonic() + SETTLE_LIMIT
+        before = self._cache.get(name)
+        while True:
+            try:
+                entry = await asyncio.to_thread(_read_parsed, path, self._cache.get(name))
+            except FileNotFoundError:
+                raise not_found("canvas", name) from None
+            except NotACanvasFile:
+                raise forbidden(name, "not a .canvas file") from None
+            if entry.settled(before):
+                self._keep(name, entry)
+                return entry
+            if time.monotonic() >= deadline:
+                self.counters["canvas_busy"] += 1
+                raise busy(name)
+            await asyncio.sleep(SETTLE_STEP)
+
+    async def _reapply(self, name: str, path: Path, entry: _Cached) -> _Cached:
+        """Apply again the recent server edits that an external save holds none of; the file as it is then.
+
+        An editor that saves a copy it read before the server's write (its save was pending, or it
+        had not reloaded yet) would otherwise drop the server's edit without anyone choosing to. An
+        edit the save holds any part of is left alone: the learner has seen it and changed it.
+        """
+        document = entry.document
+        assert document is not None
+        now = time.monotonic()
+        recent = [edit for edit in self._recent.pop(name, []) if now - edit.at < REAPPLY_WINDOW]
+        missed = [edit for edit in recent if _misses(document, edit)]
+        if not missed:
+            return entry
+        draft = Draft(document)
+        try:
+            for edit in missed:
+                for op in edit.ops:
+                    replay(draft, op, edit.base)
+            first = min(edit.at for edit in missed)
+            await _outlast_cancellation(self._commit(name, path, entry.state, draft, first))
+        except (RpcError, Displaced) as exc:
+            log.warning("a save of %r left out recent server edits that could not be applied again: %s", name, exc)
+            return entry
+        self.counters["canvas_reapplied"] += 1
+        log.info("a save of canvas %r was made without %d recent server edit(s): applied again", name, len(missed))
+        cached = self._cache.get(name)
+        assert cached is not None
+        return cached
 
     def _keep(self, name: str, entry: _Cached) -> None:
         """Cache a parse, dropping the least recently used ones beyond `cache_bytes`."""
@@ -333,28 +494,31 @@ class CanvasService:
             self._cached_bytes -= old.state.identity[2]
         self._versions.pop(name, None)
 
-    def _seen(self, name: str, version: str) -> None:
-        """Record the version on disk; announce it as an external edit when it is not the last one known."""
+    def _seen(self, name: str, version: str) -> bool:
+        """Record the version on disk; announce it as an external edit (and say so) when it is news."""
         previous = self._versions.get(name)
         self._versions[name] = version
         self._present.add(name)
-        if previous is not None and previous != version:
-            fields = {"name": name, "version": version, "source": "external", "ops": []}
-            self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
+        if previous is None or previous == version:
+            return False
+        fields = {"name": name, "version": version, "source": "external", "ops": []}
+        self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
+        return True
 
     async def _check_external(self, name: str, added: bool) -> None:
         """Publish what happened to a canvas the watcher saw change, unless it was the server's own write."""
         async with self._lock(name):
             path = self.vault.root / (name + SUFFIX)
             try:
-                entry = await asyncio.to_thread(_read_parsed, path, self._cache.get(name))
-            except (FileNotFoundError, NotACanvasFile):
+                entry = await self._settled(name, path)
+            except RpcError as exc:
+                if exc.code is ErrorCode.BUSY:
+                    return  # still being written: its last write will be seen again
                 if name in self._present:
                     self._present.discard(name)
                     self._forget(name)
                     self.hub.publish("canvases", "canvas.deleted", {"name": name, "source": "external"})
                 return
-            self._keep(name, entry)
             if name not in self._present and added:
                 self._present.add(name)
                 self._versions[name] = entry.state.version
@@ -363,4 +527,31 @@ class CanvasService:
                 return
             if self._versions.get(name) is None:
                 self._versions[name] = ""  # never seen before: whatever is on disk now is news
-            self._seen(name, entry.state.version)
+            if self._seen(name, entry.state.version) and entry.document is not None:
+                await self._reapply(name, path, entry)
+
+
+def _lost_to_save(name: str, exc: RpcError) -> RpcError:
+    """CONFLICT for an edit whose target an editor's save removed while the edit was being written."""
+    return conflict(
+        f"canvas {name!r} was saved by another program during the edit, and the edit no longer applies: {exc.message}",
+        name=name,
+        **exc.data,
+    )
+
+
+def _misses(document: Document, edit: _ServerEdit) -> bool:
+    """Whether `document` holds none of `edit`: every node and edge it touched is as it was before it."""
+    for op in edit.ops:
+        kind, _, action = op["op"].partition(".")
+        item = op.get(kind)
+        ident = item["id"] if item is not None else op["id"]
+        now = document.node(ident) if kind == "node" else document.edge(ident)
+        if action == "added":
+            if now is not None:
+                return False
+        else:
+            before = edit.base.node(ident) if kind == "node" else edit.base.edge(ident)
+            if now is None or now != before:
+                return False
+    return True

@@ -22,8 +22,9 @@ async def expect_error(client: Client, code: int, method: str, params: dict[str,
 @pytest.mark.parametrize(
     ("content", "at", "words"),
     [
-        ("this is not json", "", "not valid JSON"),
-        ('{"nodes": [', "", "not valid JSON"),
+        ("this is not json", "line 1, column 5", "not valid JSON"),
+        ('{"nodes": [', "line 1, column 12", "not valid JSON (Input data was truncated)"),
+        ('{\n\t"nodes":[\n\t\t{"id":"材料",,}\n\t]\n}', "line 3, column 14", "not valid JSON"),
         ("[1, 2, 3]", "", "not an object"),
         ('"a string"', "", "not an object"),
         ('{"nodes": {"id": "n"}}', "nodes", "expected an array"),

@@ -340,7 +340,8 @@ async def test_backups_can_be_turned_off(make_server: Callable[..., LiveServer],
     async with open_client(live) as client:
         await client.call("canvas.create", {"name": "c"})
         await client.call("canvas.addNode", {"name": "c", "node": {"type": "text", "text": "t"}})
-    assert not (vault / ".canvas-live").exists()
+    assert not (vault / ".canvas-live" / "backups").exists()
+    assert list((vault / ".canvas-live" / "tmp").iterdir()) == []
 
 
 async def test_queries_for_the_workflows(live: LiveServer, client: Client, vault: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,7 +21,7 @@ from services.agents.batch import ResultReporter
 from services.agents.schemas import EXPLANATION_STYLES
 from services.agents.service import AgentService, failure
 from services.canvas_edit import Draft
-from services.canvas_files import forbidden, write_atomic
+from services.canvas_files import Vault, forbidden
 from services.canvas_format import Document
 from services.canvas_service import CanvasService
 from services.palette import Palette
@@ -61,12 +60,13 @@ def plan_explain(document: Document, palette: Palette, node_id: str, style: str)
     return value
 
 
-def _write_note(root: Path, canvas: str, style: str, node_id: str, body: str) -> str:
+def _write_note(vault: Vault, canvas: str, style: str, node_id: str, body: str) -> str:
     """Write the note under a free name beside the canvas; returns its vault path.
 
     A node id is any string a client chose, so only its letters and digits go into the file name,
     and the path is checked to stay inside the vault whatever the names hold.
     """
+    root = vault.root
     folder, _, base = canvas.rpartition("/")
     tag = _UNSAFE.sub("", node_id)[:8] or "node"
     for attempt in range(1, 1000):
@@ -76,7 +76,7 @@ def _write_note(root: Path, canvas: str, style: str, node_id: str, body: str) ->
         if not (root / relative).resolve().is_relative_to(root):
             raise forbidden(relative, "the note would leave the vault")
         try:
-            write_atomic(root / relative, body.encode(), exclusive=True)
+            vault.write_new(root / relative, body.encode())
         except FileExistsError:
             continue
         return relative
@@ -116,7 +116,7 @@ def explain_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         text = str(result.output)
         body = f"# {headline(value['concept'], 80)}\n\n> {style} · [[{view.name}.canvas]]\n\n{text}\n"
         root = canvases.vault.root
-        note = await asyncio.to_thread(_write_note, root, view.name, style, node_id, body)
+        note = await asyncio.to_thread(_write_note, canvases.vault, view.name, style, node_id, body)
         palette = canvases.palette
         try:
             (explanation_id, file_node_id), version = await canvases.edit(
