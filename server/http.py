@@ -94,9 +94,11 @@ async def health(request: Request) -> Response:
     if not token_ok(request, runtime.settings):
         return unauthorized()
     agents = runtime.agents.stats()
+    problems = runtime.problems()
     return json_response(
         {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
             "version": __version__,
             "uptime_s": round(runtime.uptime_s, 3),
             "connections": len(runtime.connections),
@@ -128,6 +130,8 @@ _HTTP_STATUS = {
     ErrorCode.TIMEOUT: 504,
     ErrorCode.CANCELLED: 409,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.STORAGE: 507,
+    ErrorCode.BUSY: 503,
 }
 """The HTTP status of each contract error on the HTTP API (bugs, -32603, are 500)."""
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from protocol.errors import ErrorInfo
 from protocol.registry import Registry
 from server import NAME, __version__
 from server.background import build_agent_service, build_task_manager
@@ -67,6 +68,10 @@ class Runtime:
             **self.hub.stats(),
             **self.canvases.counters,
         }
+
+    def problems(self) -> dict[str, ErrorInfo]:
+        """What does not work right now, by part: the server still serves, the rest of it works."""
+        return {} if self.tasks.problem is None else {"tasks": self.tasks.problem}
 
     async def start(self) -> None:
         """Start the services, in dependency order, before the first connection is accepted."""

@@ -164,20 +164,6 @@ def exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
-STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
-"""Errors that say the disk refused the write, not that the server has a bug."""
-
-
-def storage_error(exc: OSError, what: str) -> RpcError:
-    """-32011 STORAGE: the disk refused; `data.errno` is the symbolic name, `data.reason` the system's words."""
-    code = exc.errno or errno.EIO
-    reason = os.strerror(code)
-    return RpcError(
-        ErrorCode.STORAGE, f"{what}: {reason}; nothing was changed", errno=errno.errorcode.get(code, str(code)),
-        reason=reason,
-    )  # fmt: skip
-
-
 class Displaced(Exception):
     """The file was not the version an edit was computed from when the edit came to replace it.
 
@@ -338,14 +324,21 @@ class Vault:
         try:
             if not exchange(temporary, path):
                 return self._replace_checked(path, temporary, state, base)
-            if _holds(temporary, base):
-                _fsync_dir(path.parent)
-                return Swapped(state, temporary)
-            self._put_back(path, temporary, state)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
             raise
+        # From here the temporary path holds what was displaced, maybe an editor's save: it is never
+        # deleted unless it is known to be the server's own file.
+        try:
+            landed = _holds(temporary, base)
+        except BaseException:
+            self._put_back(path, temporary, state)
+            raise
+        if landed:
+            _fsync_dir(path.parent)
+            return Swapped(state, temporary)
+        self._put_back(path, temporary, state)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise Displaced(path)
@@ -357,7 +350,12 @@ class Vault:
         time, that is the newest save, and it goes back in place too (the older one is kept as a
         backup rather than dropped).
         """
-        exchange(temporary, path)
+        try:
+            exchange(temporary, path)
+        except FileNotFoundError:  # our file was deleted while in place: the displaced one comes back
+            os.rename(temporary, path)
+            _fsync_dir(path.parent)
+            return
         if identity(os.stat(temporary)) != ours.identity:
             exchange(temporary, path)
             name = self.name_of(path)

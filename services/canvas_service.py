@@ -35,7 +35,6 @@ import msgspec
 from protocol.errors import ErrorCode, ErrorInfo, RpcError, not_found
 from services.canvas_edit import Draft, conflict, replay
 from services.canvas_files import (
-    STORAGE_ERRORS,
     SUFFIX,
     Displaced,
     FileState,
@@ -45,12 +44,12 @@ from services.canvas_files import (
     normalise_name,
     read_file,
     seed_demo,
-    storage_error,
 )
 from services.canvas_format import CanvasFormatError, Document, parse, serialise
 from services.canvas_watch import watch_vault
 from services.hub import Hub
 from services.palette import PALETTES
+from services.storage import disk_refusals
 
 log = logging.getLogger("canvas_live.canvases")
 
@@ -363,13 +362,10 @@ class CanvasService:
 
     def _write(self, name: str, path: Path, document: Document, base: FileState) -> FileState:
         try:
-            swapped = self.vault.swap_in(path, serialise(document), base)
+            with disk_refusals(f"canvas {name!r} could not be written"):
+                swapped = self.vault.swap_in(path, serialise(document), base)
         except FileNotFoundError:
             raise not_found("canvas", name) from None
-        except OSError as exc:
-            if exc.errno in STORAGE_ERRORS:
-                raise storage_error(exc, f"canvas {name!r} could not be written") from None
-            raise
         try:
             self.vault.keep_backup(name, swapped.replaced)
         except OSError as exc:
@@ -379,14 +375,8 @@ class CanvasService:
         return swapped.state
 
     def _write_new(self, name: str, path: Path, document: Document) -> FileState:
-        try:
+        with disk_refusals(f"canvas {name!r} could not be created"):
             return self.vault.write_new(path, serialise(document))
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            if exc.errno in STORAGE_ERRORS:
-                raise storage_error(exc, f"canvas {name!r} could not be created") from None
-            raise
 
     # -- locks, cache, external changes ---------------------------------------------------------
 

@@ -174,3 +174,8 @@ async def test_a_server_killed_while_writing_leaves_the_old_or_the_new_canvas(va
         assert len(added - acknowledged) <= 1  # at most the write the kill cut off between rename and answer
         acknowledged.update(added)
     assert len(acknowledged) > 3
+    process = start_server(vault, free_port())  # a restart removes what the kills left half-written
+    process.kill()
+    process.wait()
+    assert list((vault / ".canvas-live" / "tmp").iterdir()) == []
+    assert sorted(os.listdir(vault)) == [".canvas-live", "big.canvas"]

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from services import canvas_files
 from services.canvas_files import content_version
 from services.canvas_format import parse
 from tests.conftest import Client, LiveServer, RpcError, open_client
@@ -84,10 +85,17 @@ async def external_versions(watcher: Client, until: str) -> list[str]:
                 return seen
 
 
-@pytest.mark.parametrize("style", ["truncate", "chunks", "rename"])
+@pytest.mark.parametrize(
+    ("style", "exchange"),
+    [("truncate", True), ("chunks", True), ("rename", True), ("truncate", False), ("chunks", False)],
+    ids=["truncate", "chunks", "rename", "truncate-without-exchange", "chunks-without-exchange"],
+)
 async def test_an_editor_saving_mid_edit_loses_nothing_from_either_side(
-    live: LiveServer, vault: Path, style: str
+    live: LiveServer, vault: Path, style: str, exchange: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Without `RENAME_EXCHANGE` (not Linux) in-place saves are as safe; saves by rename keep a window."""
+    if not exchange:
+        monkeypatch.setattr(canvas_files, "exchange", lambda first, second: False)
     path = vault / "big.canvas"
     original = big_canvas(path)
     rng = random.Random(style)

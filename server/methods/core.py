@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from protocol.errors import ErrorCode, RpcError, invalid_params
+from protocol.errors import ErrorCode, ErrorInfo, RpcError, invalid_params
 from protocol.openrpc import build_openrpc
 from protocol.registry import Registry
 from server import NAME, __version__
@@ -45,6 +45,8 @@ class ServerInfo(msgspec.Struct):
     limits: dict[str, int]
     agents: AgentStats
     stats: dict[str, int]
+    problems: dict[str, ErrorInfo] = msgspec.field(default_factory=dict)
+    """What does not work right now and why, by part (`tasks`: the task store's disk refused)."""
 
 
 def register(registry: Registry[Context]) -> None:
@@ -77,6 +79,7 @@ def register(registry: Registry[Context]) -> None:
             limits,
             runtime.agents.stats(),
             runtime.stats(),
+            runtime.problems(),
         )
 
     @registry.method("rpc.discover", result=dict[str, Any], inline=True)

@@ -75,17 +75,45 @@ class TaskContext:
         if not self._active.info.status.terminal:
             self._manager.hub.publish(f"task:{self.task_id}", event, {"task_id": self.task_id, **fields})
 
+    async def final(self, step: Awaitable[Any], result: Any) -> Any:
+        """Take the task's last step, the one a learner sees (writing its canvas), and complete with `result`.
+
+        The step and the completion are one: a cancel that arrives during it waits for it and finds
+        the task completed; a time limit or a shutdown that cuts in still records it completed, since
+        the step is taken to its end. `result` is recorded first, while the task still runs, so that
+        after a crash during the step the kind's `recover` can tell from the disk whether it landed.
+        A step that fails (a name taken meanwhile) leaves the task running, to try again or fail.
+        """
+        active = self._active
+        active.committing = True
+        try:
+            await self._manager._writer.save(msgspec.structs.replace(active.info, result=result))
+            await step
+        finally:
+            active.committing = False
+        active.committed = (result,)
+        return result
+
 
 Runner = Callable[[TaskContext], Awaitable[Any]]
 
 
+Recover = Callable[[TaskInfo], Awaitable[bool]]
+
+
 @dataclass(frozen=True, slots=True)
 class TaskKind:
-    """A kind of task: its runner and, optionally, its own time limit."""
+    """A kind of task: its runner and, optionally, its own time limit and a way to recover it.
+
+    `recover(info)` is asked, at start-up, about a task of this kind that a crash cut off during
+    its `TaskContext.final` step (its record holds the result it was completing with): whether the
+    step is on disk. If so the task is recorded completed, else failed (INTERRUPTED).
+    """
 
     name: str
     runner: Runner
     timeout: float | None = None
+    recover: Recover | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +138,9 @@ class _Active:
     runner: asyncio.Task[None] | None = None
     progress_sent: float = 0.0
     progress_timer: asyncio.TimerHandle | None = None
+    committing: bool = False
+    committed: tuple[Any] | None = None
+    """The result, once the final step landed: from then on the task can only complete."""
 
 
 class BackgroundTaskManager:
@@ -124,6 +155,8 @@ class BackgroundTaskManager:
         self._writer = TaskWriter(store, on_final=self._forget)
         self._pruner: asyncio.Task[None] | None = None
         self._closing = False
+        self.problem: ErrorInfo | None = None
+        """Why the store could not be brought up to date at start-up (a full or read-only disk), if so."""
 
     def register(self, kind: TaskKind) -> None:
         """Make a kind of task available to `create_task`."""
@@ -132,17 +165,55 @@ class BackgroundTaskManager:
         self.kinds[kind.name] = kind
 
     async def start(self) -> int:
-        """Open the store and fail what a previous process left unfinished; how many were."""
-        await self.store.open()
-        count = await self.store.interrupt_unfinished(
-            interrupted("the server stopped before the task finished"), utc_iso()
-        )
-        if count:
-            log.warning("%d task(s) left unfinished by the previous run marked failed (INTERRUPTED)", count)
-        await self.prune()
+        """Open the store and settle what a previous process left unfinished; how many were.
+
+        A store the disk refuses (full, read-only) does not stop the server: the problem is kept in
+        `problem` for the health probe, task methods answer STORAGE while the disk refuses, and the
+        settling is tried again with the next task created.
+        """
         self._writer.start()
         self._pruner = asyncio.create_task(self._prune_periodically(), name="task pruner")
+        try:
+            await self.store.open()
+            count = await self._settle_unfinished()
+            await self.prune()
+        except RpcError as exc:
+            if exc.code is not ErrorCode.STORAGE:
+                raise
+            self.problem = exc.to_info()
+            log.warning("the task store is not writable (%s): tasks cannot be recorded until it is", exc.message)
+            return 0
         return count
+
+    async def _settle_unfinished(self) -> int:
+        """Record the tasks a previous process left unfinished: completed if their final step landed, else failed."""
+        left = await self.store.unfinished()
+        now = utc_iso()
+        error = interrupted("the server stopped before the task finished")
+        recovered = 0
+        for info in left:
+            kind = self.kinds.get(info.kind)
+            landed = False
+            if info.result is not None and kind is not None and kind.recover is not None:
+                try:
+                    landed = await kind.recover(info)
+                except Exception:
+                    log.exception("checking whether task %s (%s) finished failed", info.id, info.kind)
+            info.finished_at = now
+            if landed:
+                info.status, recovered = TaskStatus.COMPLETED, recovered + 1
+            else:
+                info.status, info.result, info.error = TaskStatus.FAILED, None, error
+        if left:
+            await self.store.save(left)
+            log.warning(
+                "%d task(s) left unfinished by the previous run: %d had finished their work and are recorded "
+                "completed, the others failed (INTERRUPTED)",
+                len(left),
+                recovered,
+            )
+        self.problem = None
+        return len(left)
 
     async def prune(self) -> int:
         """Apply the retention policy (age, then count) to finished tasks."""
@@ -172,6 +243,8 @@ class BackgroundTaskManager:
         """
         if self._closing:
             raise RpcError(ErrorCode.UNAVAILABLE, "the server is shutting down: no new tasks are accepted")
+        if self.problem is not None:
+            await self._settle_unfinished()  # the disk may have room again; if not, STORAGE is the answer
         task_kind = self.kinds[kind]
         info = TaskInfo(secrets.token_hex(8), kind, TaskStatus.PENDING, Progress(0, 0), params, utc_iso(), canvas)
         active = _Active(info, task_kind)
@@ -218,12 +291,14 @@ class BackgroundTaskManager:
         try:
             async with asyncio.timeout(limit):
                 result = await active.kind.runner(TaskContext(self, active))
-        except asyncio.CancelledError:
-            # `cancel` and `close` record the final state before they cancel the runner.
-            self._finish(active, TaskStatus.FAILED, error=interrupted("the task was stopped"))
-        except TimeoutError:
-            message = f"the task exceeded its time limit of {limit:g} s"
-            self._finish(active, TaskStatus.FAILED, error=ErrorInfo(int(ErrorCode.TIMEOUT), "TIMEOUT", message))
+        except (asyncio.CancelledError, TimeoutError) as exc:
+            if active.committed is not None:  # the final step landed before the stop: that is the outcome
+                self._finish(active, TaskStatus.COMPLETED, result=active.committed[0])
+            elif isinstance(exc, TimeoutError):
+                message = f"the task exceeded its time limit of {limit:g} s"
+                self._finish(active, TaskStatus.FAILED, error=ErrorInfo(int(ErrorCode.TIMEOUT), "TIMEOUT", message))
+            else:  # `cancel` and `close` record the final state before they cancel the runner
+                self._finish(active, TaskStatus.FAILED, error=interrupted("the task was stopped"))
         except RpcError as exc:
             self._finish(active, TaskStatus.FAILED, error=exc.to_info())
         except Exception:
@@ -316,8 +391,14 @@ class BackgroundTaskManager:
         return page
 
     async def cancel(self, task_id: str) -> TaskInfo:
-        """Cancel an unfinished task and wait (briefly) for its work to stop; a finished one is `CONFLICT`."""
+        """Cancel an unfinished task and wait (briefly) for its work to stop; a finished one is `CONFLICT`.
+
+        A task taking its final step (see `TaskContext.final`) is not stopped halfway: the cancel
+        waits for the step, and the task is then finished, so the answer is `CONFLICT` too.
+        """
         active = self._active.get(task_id)
+        if active is not None and (active.committing or active.committed) and active.runner is not None:
+            await asyncio.wait({active.runner})
         if active is None or active.info.status.terminal:
             info = await self.get(task_id)
             raise RpcError(
@@ -361,6 +442,9 @@ class BackgroundTaskManager:
         runners = {a.runner for a in self._active.values() if a.runner is not None and not a.runner.done()}
         if runners:
             await asyncio.wait(runners, timeout=self.config.shutdown_grace)
+        finishing = {a.runner for a in self._active.values() if a.committing and a.runner is not None}
+        if finishing:
+            await asyncio.wait(finishing)  # a final step past the grace still lands and is recorded
         error = interrupted("the server shut down before the task finished")
         stopping = [
             active for active in list(self._active.values()) if self._finish(active, TaskStatus.FAILED, error=error)

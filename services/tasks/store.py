@@ -17,12 +17,14 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
 import msgspec
 
-from protocol.errors import ErrorInfo, invalid_params
+from protocol.errors import invalid_params
+from services.storage import disk_refusals
 from services.tasks.models import TaskInfo, TaskPage, TaskQuery, TaskStatus
 
 UNFINISHED = (TaskStatus.PENDING.value, TaskStatus.RUNNING.value)
@@ -43,6 +45,8 @@ CREATE INDEX IF NOT EXISTS tasks_finished ON tasks (finished_at);
 """
 
 _encode = msgspec.json.Encoder().encode
+
+
 _decode = msgspec.json.Decoder(TaskInfo).decode
 
 
@@ -52,8 +56,8 @@ class TaskStore(Protocol):
     async def open(self) -> None:
         """Get ready (create files, tables)."""
 
-    async def interrupt_unfinished(self, error: ErrorInfo, finished_at: str) -> int:
-        """Mark every pending or running task failed with `error` (they were left by a stop); how many."""
+    async def unfinished(self) -> list[TaskInfo]:
+        """Every record still pending or running (left so by a stop), oldest first."""
 
     async def save(self, tasks: Sequence[TaskInfo]) -> None:
         """Insert or replace these records, in order."""
@@ -79,6 +83,9 @@ class SqliteTaskStore:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
+    def _refusals(self) -> AbstractContextManager[None]:
+        return disk_refusals("the task store could not be used", self.path.parent)
+
     def _connection(self, create: bool = False) -> sqlite3.Connection | None:
         """The connection; None while the file does not exist and `create` is false."""
         if self._db is None and (create or self.path.exists()):
@@ -95,26 +102,20 @@ class SqliteTaskStore:
         await asyncio.to_thread(self._open)
 
     def _open(self) -> None:
-        with self._lock:
+        with self._lock, self._refusals():
             self._connection()
 
-    async def interrupt_unfinished(self, error: ErrorInfo, finished_at: str) -> int:
-        """Fail what a previous process left pending or running."""
-        return await asyncio.to_thread(self._interrupt, error, finished_at)
+    async def unfinished(self) -> list[TaskInfo]:
+        """What a previous process left pending or running."""
+        return await asyncio.to_thread(self._unfinished)
 
-    def _interrupt(self, error: ErrorInfo, finished_at: str) -> int:
-        with self._lock:
+    def _unfinished(self) -> list[TaskInfo]:
+        with self._lock, self._refusals():
             db = self._connection()
             if db is None:
-                return 0
-            rows = db.execute("SELECT body FROM tasks WHERE status IN (?, ?)", UNFINISHED).fetchall()
-            tasks = []
-            for (body,) in rows:
-                task = _decode(body)
-                task.status, task.error, task.finished_at = TaskStatus.FAILED, error, finished_at
-                tasks.append(task)
-            self._write(db, tasks)
-            return len(tasks)
+                return []
+            rows = db.execute("SELECT body FROM tasks WHERE status IN (?, ?) ORDER BY seq", UNFINISHED).fetchall()
+        return [_decode(body) for (body,) in rows]
 
     async def save(self, tasks: Sequence[TaskInfo]) -> None:
         """Upsert the records in one transaction."""
@@ -122,7 +123,7 @@ class SqliteTaskStore:
         await asyncio.to_thread(self._save, rows)
 
     def _save(self, tasks: list[TaskInfo]) -> None:
-        with self._lock:
+        with self._lock, self._refusals():
             db = self._connection(create=True)
             assert db is not None
             self._write(db, tasks)
@@ -148,7 +149,7 @@ class SqliteTaskStore:
         return await asyncio.to_thread(self._get, task_id)
 
     def _get(self, task_id: str) -> TaskInfo | None:
-        with self._lock:
+        with self._lock, self._refusals():
             db = self._connection()
             row = db.execute("SELECT body FROM tasks WHERE id = ?", (task_id,)).fetchone() if db else None
         return _decode(row[0]) if row else None
@@ -164,7 +165,7 @@ class SqliteTaskStore:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 values.append(value.value if isinstance(value, TaskStatus) else value)
-        with self._lock:
+        with self._lock, self._refusals():
             db = self._connection()
             if query.before is not None:
                 cursor = db.execute("SELECT seq FROM tasks WHERE id = ?", (query.before,)).fetchone() if db else None
@@ -187,7 +188,7 @@ class SqliteTaskStore:
         return await asyncio.to_thread(self._prune, finished_before, keep)
 
     def _prune(self, finished_before: str, keep: int) -> int:
-        with self._lock:
+        with self._lock, self._refusals():
             db = self._connection()
             if db is None:
                 return 0

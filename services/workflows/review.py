@@ -7,7 +7,9 @@ server-wide limit still applies); the questions are grouped by topic (the node's
 group frame it sits in) and written as a new canvas `<source>-检验白板-<YYYYMMDD>` beside the
 source, in one atomic write: a blue description node, a group per topic, and per question a red
 question node (`sourceNodeId` = the source node) with an empty yellow answer node below it and an
-edge between them. The source canvas is only read.
+edge between them. The source canvas is only read. The description node names the task
+(`reviewTask`), and writing the canvas is the task's final step: a cancel that comes too late finds
+it completed, and a crash during the write is recorded completed on restart if the canvas is there.
 
 A node whose call fails is listed in `failed_nodes` and the task still completes; it fails only
 when no question at all could be made. A cancelled task writes nothing.
@@ -32,7 +34,7 @@ from services.canvas_edit import new_id
 from services.canvas_format import Document
 from services.canvas_service import CanvasService
 from services.palette import Palette
-from services.tasks import TaskContext, TaskKind
+from services.tasks import TaskContext, TaskInfo, TaskKind
 from services.workflows.layout import Rect
 from services.workflows.text import headline, is_chinese, joined, material_parents, node_text, text_node, yellow_notes
 
@@ -40,6 +42,8 @@ log = logging.getLogger("canvas_live.review")
 
 KIND = "review.generate"
 SUFFIX = "检验白板"
+MARK = "reviewTask"
+"""Key of the review canvas's description node naming the task that wrote it (how a restart knows)."""
 QUESTIONS = {"red": 2, "purple": 3}
 """At most this many questions per node of each state (the agent is asked for 1-2 and 2-3)."""
 
@@ -259,23 +263,25 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
                 f"no question could be made for any of the {len(targets)} node(s)",
                 failed_nodes=msgspec.to_builtins(failed),
             )
-        name = await _create_beside(canvases, f"{source.name}-{SUFFIX}-{when:%Y%m%d}", *_with_ids(nodes, edges))
-        return ReviewResult(name, f"{name}.canvas", count, groups, failed)
+        nodes[0][MARK] = ctx.task_id
+        base = f"{source.name}-{SUFFIX}-{when:%Y%m%d}"
+        nodes, edges = _with_ids(nodes, edges)
+        for attempt in range(1, 1000):
+            name = base if attempt == 1 else f"{base}-{attempt}"
+            result = ReviewResult(name, f"{name}.canvas", count, groups, failed)
+            try:
+                return await ctx.final(canvases.create(name, nodes, edges), result)  # type: ignore[no-any-return]
+            except RpcError as exc:
+                if exc.code is not ErrorCode.CONFLICT:
+                    raise
+        raise RpcError(ErrorCode.CONFLICT, f"every name from {base!r} to {base}-999 is taken", name=base)
 
-    return TaskKind(KIND, run)
-
-
-async def _create_beside(
-    canvases: CanvasService, base: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
-) -> str:
-    """Create the canvas under `base`, or `base-2`, `base-3`, … when taken; one atomic write."""
-    for attempt in range(1, 1000):
-        name = base if attempt == 1 else f"{base}-{attempt}"
+    async def recover(info: TaskInfo) -> bool:
+        """Whether the review canvas this task was writing when the server stopped is on disk, whole."""
         try:
-            created, _version = await canvases.create(name, nodes, edges)
-        except RpcError as exc:
-            if exc.code is ErrorCode.CONFLICT:
-                continue
-            raise
-        return created
-    raise RpcError(ErrorCode.CONFLICT, f"every name from {base!r} to {base}-999 is taken", name=base)
+            view = await canvases.read(info.result["review_canvas"])
+        except RpcError:
+            return False
+        return bool(view.document.nodes) and view.document.nodes[0].get(MARK) == info.id
+
+    return TaskKind(KIND, run, recover=recover)
