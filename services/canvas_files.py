@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,10 +85,36 @@ def content_version(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
+_COARSE = 5 if sys.platform == "linux" else None
+"""Linux's CLOCK_REALTIME_COARSE (which `time` does not name): the clock file times are stamped with."""
+
 RACY_NS = 50_000_000
-"""A file written less than this long before its bytes were read may change again without its
-identity changing (same size, same clock tick), so its identity alone is not trusted; the bytes
-are compared instead, as git does with "racily clean" index entries."""
+"""Where file times do not come from a clock this process can read, a file written less than this
+long ago is compared by its bytes rather than trusted by its identity."""
+
+
+def file_clock() -> int:
+    """Now, on the clock the kernel stamps file times with (Linux: the coarse real-time clock)."""
+    if _COARSE is not None:
+        return time.clock_gettime_ns(_COARSE)
+    return time.time_ns() - RACY_NS
+
+
+def _settled_time(mtime_ns: int, checked_ns: int) -> bool:
+    """Whether a file with this mtime, looked at when `file_clock()` said `checked_ns`, cannot be
+    rewritten without its mtime changing.
+
+    On Linux a write gets the coarse clock's current tick as its mtime (or, on file systems with
+    multigrain timestamps, a fine-grained time distinct from any that was looked at), so only a
+    file stamped with the very tick in which it was looked at can be rewritten, same size, same
+    mtime; such a file is compared by its bytes instead, as git does with "racily clean" entries.
+    Elsewhere a file is trusted only once it is `RACY_NS` old. A time of whole seconds is taken as
+    the mark of a file system that keeps only seconds (FAT, exFAT, HFS+, small ext4 inodes), where
+    any write within the next two seconds may keep it.
+    """
+    if mtime_ns % 1_000_000_000 == 0:
+        return mtime_ns + 2_000_000_000 < checked_ns
+    return mtime_ns != checked_ns if _COARSE is not None else mtime_ns < checked_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +125,11 @@ class FileState:
     modified: float
     version: str
     checked_ns: int
+    """`file_clock()` just before the identity was taken, the bytes being known to be this version."""
 
     def trusted(self, now: Identity) -> bool:
         """Whether a file whose identity is now `now` certainly still holds this version's bytes."""
-        return now == self.identity and self.identity.mtime_ns + RACY_NS < self.checked_ns
+        return now == self.identity and _settled_time(self.identity.mtime_ns, self.checked_ns)
 
 
 class NotACanvasFile(OSError):
@@ -119,7 +147,7 @@ def read_file(path: Path, known: FileState | None = None) -> tuple[FileState, by
 
 def read_handle(handle: BinaryIO, known: FileState | None = None) -> tuple[FileState, bytes | None]:
     """`read_file` on an open file: the clock is read before `fstat`, so a later write is never missed."""
-    checked = time.time_ns()
+    checked = file_clock()
     info = os.fstat(handle.fileno())
     if not stat.S_ISREG(info.st_mode):
         raise NotACanvasFile(handle.name)
@@ -281,7 +309,6 @@ class Vault:
     def _write_temporary(self, directory: Path, data: bytes, mode_of: Path | None) -> tuple[Path, FileState]:
         """Write `data` to a new fsynced temporary file; its state comes from its own handle."""
         temporary = self.temporary(directory)
-        checked = time.time_ns()
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -291,6 +318,7 @@ class Vault:
                     with contextlib.suppress(FileNotFoundError):
                         os.fchmod(handle.fileno(), stat.S_IMODE(os.stat(mode_of).st_mode))
                 os.fsync(handle.fileno())
+                checked = file_clock()  # nobody else writes a private temporary file: its bytes are `data`
                 info = os.fstat(handle.fileno())
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
