@@ -146,3 +146,38 @@ async def test_an_editor_saving_mid_edit_loses_nothing_from_either_side(
     assert stats["canvas_reapplied"] > 0
     assert list((vault / ".canvas-live" / "tmp").iterdir()) == []
     assert not [entry for entry in os.listdir(vault) if entry.startswith(".") and entry != ".canvas-live"]
+
+
+async def test_an_edit_waits_for_a_save_in_progress_and_never_writes_over_it(client: Client, vault: Path) -> None:
+    path = vault / "big.canvas"
+    original = big_canvas(path)
+    await client.call("canvas.read", {"name": "big"})
+    content = path.read_bytes()
+    with open(path, "wb") as editor_file:  # the editor has truncated the canvas and not written yet
+        with pytest.raises(RpcError) as caught:
+            await client.call("canvas.addNode", {"name": "big", "node": {"type": "text", "text": "server"}})
+        assert (caught.value.code, caught.value.data["error"]) == (-32012, "BUSY")
+        assert caught.value.data["retry_after"] > 0
+        with pytest.raises(RpcError) as caught:
+            await client.call("canvas.read", {"name": "big"})
+        assert caught.value.data["error"] == "BUSY"  # never an empty canvas, never a stale one
+        assert path.read_bytes() == b""
+        editor_file.write(content)
+    added = await client.call("canvas.addNode", {"name": "big", "node": {"type": "text", "text": "server"}})
+    ids = [node["id"] for node in parse(path.read_bytes()).nodes]
+    assert ids == [*original, added["node"]["id"]]
+
+
+async def test_backups_are_copies_an_editor_cannot_rewrite(client: Client, vault: Path) -> None:
+    path = vault / "c.canvas"
+    await client.call("canvas.create", {"name": "c"})
+    for number in range(3):
+        await client.call("canvas.addNode", {"name": "c", "node": {"type": "text", "text": str(number)}})
+    folder = vault / ".canvas-live" / "backups"
+    kept = {entry.name: entry.read_bytes() for entry in folder.iterdir()}
+    inodes = {entry.stat().st_ino for entry in folder.iterdir()} | {path.stat().st_ino}
+    assert len(inodes) == 4  # three backups and the canvas: no two share an inode
+    with open(path, "r+b") as editor_file:  # an editor rewriting the canvas in place
+        editor_file.write(b'{"nodes":[]}')
+        editor_file.truncate()
+    assert {entry.name: entry.read_bytes() for entry in folder.iterdir()} == kept
