@@ -1,6 +1,6 @@
 """Agent batches on the offline backend at a fixed latency L: parallel speed-up, waves, memory, event cost.
 
-Through a real server process (`python -m server.cli serve --offline-latency L`, pinned to one
+Through a real server process (`python -m canvas_live serve --offline-latency L`, pinned to one
 core, the client on the other) and a WebSocket client, measured in the same run:
 - 10 calls one after another (`agent.call` x 10, the serial baseline) vs one `agent.batch` of 10
   (request sent -> `task.completed` received): target <= 1.05 L, i.e. >= 9.5x over serial;
@@ -34,11 +34,11 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.lean import CLIENT_CPU, SERVER_CPU, pin
-from services.agents import AgentCatalog, AgentService, AgentServiceConfig, OfflineBackend
-from services.agents.batch import KIND, batch_kind
-from services.hub import MemoryHub
-from services.tasks import BackgroundTaskManager, TaskManagerConfig
-from services.tasks.store import SqliteTaskStore
+from canvas_live.services.agents import AgentCatalog, AgentService, AgentServiceConfig, OfflineBackend
+from canvas_live.services.agents.batch import KIND, batch_kind
+from canvas_live.services.hub import MemoryHub
+from canvas_live.services.tasks import BackgroundTaskManager, TaskManagerConfig
+from canvas_live.services.tasks.store import SqliteTaskStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOTS = 12
@@ -104,7 +104,7 @@ async def server(latency: float) -> AsyncIterator[tuple[subprocess.Popen[bytes],
     """`canvas-live serve` with the offline backend at `latency`, and a client subscribed to `tasks`."""
     with tempfile.TemporaryDirectory() as vault:
         port = free_port()
-        command = [sys.executable, "-m", "server.cli", "serve", "--vault", vault, "--port", str(port)]
+        command = [sys.executable, "-m", "canvas_live", "serve", "--vault", vault, "--port", str(port)]
         cpus = ["taskset", "-c", str(SERVER_CPU)] if (os.cpu_count() or 1) > 1 else []
         flags = ["--offline-latency", str(latency), "--log-level", "warning"]
         process = subprocess.Popen([*cpus, *command, *flags], cwd=ROOT)

@@ -25,10 +25,10 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.app import create_app
-from server.cli import uvicorn_options
-from server.runtime import Runtime
-from server.settings import Settings
+from canvas_live.server.app import create_app
+from canvas_live.server.cli import uvicorn_options
+from canvas_live.server.runtime import Runtime
+from canvas_live.server.settings import Settings
 
 TOPIC = "tasks"
 

@@ -68,7 +68,7 @@ def start_server(vault: Path) -> tuple[subprocess.Popen[bytes], int]:
     """`canvas-live serve` on its own core; returns once it answers the health probe."""
     port = free_port()
     cpus = ["taskset", "-c", str(SERVER_CPU)] if (os.cpu_count() or 1) > 1 else []
-    command = [*cpus, sys.executable, "-m", "server.cli", "serve", "--vault", str(vault), "--port", str(port)]
+    command = [*cpus, sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port)]
     process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

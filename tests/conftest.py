@@ -25,9 +25,9 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from server.cli import uvicorn_config
-from server.runtime import Runtime
-from server.settings import Settings
+from canvas_live.server.cli import uvicorn_config
+from canvas_live.server.runtime import Runtime
+from canvas_live.server.settings import Settings
 
 SHARED_CANVASES = Path(__file__).resolve().parents[2] / "shared" / "data" / "canvases"
 

@@ -23,7 +23,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.canvas_format import parse
+from canvas_live.services.canvas_format import parse
 from tests.conftest import CANVAS_FIXTURES, SHARED_CANVASES, Client, ordered
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def free_port() -> int:
 
 
 def start_server(vault: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "server.cli", "serve", "--vault", str(vault), "--port", str(port)]
+    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port)]
     process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

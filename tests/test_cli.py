@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server.settings import Settings, add_arguments, load_settings
+from canvas_live.server.settings import Settings, add_arguments, load_settings
 
 
 def parse(argv: list[str], environ: dict[str, str]) -> Settings:
@@ -59,7 +59,7 @@ async def test_serve_runs_and_shuts_down_with_1012(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "CANVAS_LIVE_PORT": str(port), "CANVAS_LIVE_VAULT": str(tmp_path / "vault")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--log-level", "warning"],
+        [sys.executable, "-m", "canvas_live", "serve", "--log-level", "warning"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

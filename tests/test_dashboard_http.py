@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import fnmatch
-import tomllib
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from server.dashboard import WEB_DIR
+from canvas_live.server.dashboard import WEB_DIR
 from tests.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +49,20 @@ async def test_nothing_outside_the_web_folder_is_served(http: httpx.AsyncClient)
         assert response.status_code == 404, path
 
 
-def test_every_web_file_ships_in_the_package() -> None:
-    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    assert "web" in setuptools["packages"]["find"]["include"]
-    patterns = setuptools["package-data"]["web"]
-    assert WEB_DIR == ROOT / "web"
-    for path in WEB_DIR.iterdir():
-        assert any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns), f"{path.name} is not package data"
+def test_the_wheel_holds_one_package_with_the_dashboard_inside(tmp_path: Path) -> None:
+    """`pip wheel .` gives `canvas_live` as the only top-level name, with every web file in it."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("canvas_live-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if ".dist-info/" not in name}
+    assert tops == {"canvas_live"}
+    web = {
+        f"canvas_live/web/{path.name}" for path in WEB_DIR.iterdir() if path.suffix in (".html", ".js", ".css", ".svg")
+    }
+    assert web and web <= set(names)
+    assert "canvas_live/services/demo_vault/Photosynthesis.canvas" in names
+    assert "canvas_live/__main__.py" in names

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from services.hub import MemoryHub
+from canvas_live.services.hub import MemoryHub
 from tests.conftest import Client, LiveServer, RpcError, open_client
 
 

@@ -13,7 +13,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.registry import Registry
+from canvas_live.protocol.registry import Registry
 
 
 class Echo(msgspec.Struct, forbid_unknown_fields=True):

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.tasks.models import Progress, TaskInfo, TaskStatus
-from services.tasks.store import SqliteTaskStore
+from canvas_live.services.tasks.models import Progress, TaskInfo, TaskStatus
+from canvas_live.services.tasks.store import SqliteTaskStore
 from tests.conftest import LiveServer, RpcError, open_client
 
 NODE = {"type": "text", "text": "材料", "color": "4"}

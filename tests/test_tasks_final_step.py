@@ -88,8 +88,8 @@ async def test_the_crash_window_is_recovered_from_the_record_and_the_marked_canv
     learning_vault: Path, make_server: Callable[..., LiveServer]
 ) -> None:
     """The record a crash leaves mid-write (running, with the result it was completing with) is settled."""
-    from services.tasks.models import Progress, TaskInfo, TaskStatus
-    from services.tasks.store import SqliteTaskStore
+    from canvas_live.services.tasks.models import Progress, TaskInfo, TaskStatus
+    from canvas_live.services.tasks.store import SqliteTaskStore
 
     live = make_server()
     async with open_client(live) as client:

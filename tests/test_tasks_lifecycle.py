@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from protocol.errors import ErrorCode
-from protocol.errors import RpcError as ServerRpcError
-from services.tasks import TaskContext, TaskKind
+from canvas_live.protocol.errors import ErrorCode
+from canvas_live.protocol.errors import RpcError as ServerRpcError
+from canvas_live.services.tasks import TaskContext, TaskKind
 from tests.conftest import Client, LiveServer, RpcError, on_server_loop, open_client
 
 ORAL = {"agent": "oral", "input": {"concept": "x"}}

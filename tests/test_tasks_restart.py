@@ -1,6 +1,6 @@
 """A server killed with tasks running, then restarted: nothing is lost track of.
 
-The server runs as its own process (`python -m server.cli serve`) so that it can be killed with
+The server runs as its own process (`python -m canvas_live serve`) so that it can be killed with
 SIGKILL, the way a crash or an OOM kill ends it: no shutdown code runs at all.
 """
 
@@ -34,7 +34,7 @@ def free_port() -> int:
 def server_process(vault: Path, *flags: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`canvas-live serve` in a child process, ready to answer; killed (if still alive) at the end."""
     port = free_port()
-    command = [sys.executable, "-m", "server.cli", "serve", "--vault", str(vault), "--port", str(port), *flags]
+    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port), *flags]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services.hub import MemoryHub
-from services.tasks import (
+from canvas_live.services.hub import MemoryHub
+from canvas_live.services.tasks import (
     BackgroundTaskManager,
     TaskContext,
     TaskInfo,
@@ -22,8 +22,8 @@ from services.tasks import (
     TaskQuery,
     TaskStatus,
 )
-from services.tasks import writer as writer_module
-from services.tasks.store import SqliteTaskStore
+from canvas_live.services.tasks import writer as writer_module
+from canvas_live.services.tasks.store import SqliteTaskStore
 
 
 class FlakyStore(SqliteTaskStore):

@@ -1,0 +1,1 @@
+"""The Starlette application of canvas-live: WebSocket endpoint, HTTP routes, method bindings, CLI."""

@@ -1,0 +1,85 @@
+"""The application factory: routes, the WebSocket endpoint, and the lifespan that owns the services."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from canvas_live.server.connection import Connection
+from canvas_live.server.dashboard import dashboard_routes
+from canvas_live.server.http import (
+    health,
+    http_error,
+    internal_error,
+    review_generate,
+    rpc,
+    task_cancel,
+    task_get,
+    tasks_list,
+)
+from canvas_live.server.methods import build_registry
+from canvas_live.server.runtime import Runtime
+from canvas_live.server.security import HostGuard, origin_ok, token_ok
+from canvas_live.server.settings import Settings
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """`GET /ws`: check the handshake, then hand the socket to a `Connection`."""
+    runtime: Runtime = websocket.app.state.runtime
+    settings = runtime.settings
+    if not origin_ok(websocket, settings):
+        origin = websocket.headers.get("origin", "")
+        await websocket.send_denial_response(http_error(403, "FORBIDDEN_ORIGIN", f"origin {origin!r} is not allowed"))
+        return
+    if not token_ok(websocket, settings):
+        await websocket.send_denial_response(
+            http_error(401, "UNAUTHORIZED", "a valid token is required (Authorization: Bearer <token> or ?token=)")
+        )
+        return
+    if len(runtime.connections) >= settings.max_connections:
+        await websocket.send_denial_response(
+            http_error(503, "OVERLOADED", f"at most {settings.max_connections} connections", {"retry_after": 1.0})
+        )
+        return
+    await Connection(websocket, runtime).serve()
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the Starlette app for `settings`; services start and stop in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = Runtime(settings, build_registry(settings.max_batch))
+        app.state.runtime = runtime
+        await runtime.start()
+        # Everything built so far lives as long as the process: keep the collector from
+        # rescanning it on every collection, which otherwise shows up in the latency tail.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    routes = [
+        WebSocketRoute("/ws", websocket_endpoint),
+        Route("/rpc", rpc, methods=["POST"]),
+        Route("/api/v1/health", health, methods=["GET"]),
+        Route("/api/v1/tasks", tasks_list, methods=["GET"]),
+        Route("/api/v1/tasks/{task_id}", task_get, methods=["GET"]),
+        Route("/api/v1/tasks/{task_id}/cancel", task_cancel, methods=["POST"]),
+        Route("/api/v1/review/generate", review_generate, methods=["POST"]),
+        *dashboard_routes(),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(HostGuard, settings=settings)],
+        exception_handlers={Exception: internal_error},
+    )

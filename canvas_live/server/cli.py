@@ -1,0 +1,65 @@
+"""`canvas-live serve`: parse settings, then run the app under uvicorn (uvloop, websockets-sansio)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from canvas_live import NAME, __version__
+from canvas_live.server.app import create_app
+from canvas_live.server.settings import Settings, add_arguments, load_settings
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """The one set of uvicorn options the CLI, the tests and the benchmarks (baselines too) run."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "auto",  # uvloop where it is installed (not on Windows), asyncio elsewhere
+        "http": "httptools",
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_message_size,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": False,
+        "lifespan": "on",
+        "log_level": settings.log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace,
+    }
+
+
+def uvicorn_config(settings: Settings, **overrides: object) -> uvicorn.Config:
+    """A uvicorn configuration serving canvas-live with `settings`."""
+    options = uvicorn_options(settings) | overrides
+    return uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `canvas-live` console script."""
+    parser = argparse.ArgumentParser(prog=NAME, description="Real-time backend for learning on Obsidian canvases.")
+    parser.add_argument("--version", action="version", version=f"{NAME} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server")
+    add_arguments(serve)
+    args = parser.parse_args(argv)
+    settings = load_settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.vault.mkdir(parents=True, exist_ok=True)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"{NAME} {__version__}: vault {settings.vault.resolve()}, agents {settings.agent_backend}\n"
+        f"  dashboard  http://{host}:{settings.port}/\n  websocket  ws://{host}:{settings.port}/ws",
+        flush=True,
+    )
+    server = uvicorn.Server(uvicorn_config(settings))
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

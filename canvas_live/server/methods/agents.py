@@ -1,0 +1,78 @@
+"""Bindings of the `agent.*` methods (DESIGN §3.2, §5) to the AgentService.
+
+`agent.call` answers when the call ends (other requests of the connection go on meanwhile); a call
+that fails after its retries is answered with its contract error (`AGENT_FAILED`, `TIMEOUT`,
+`CIRCUIT_OPEN`, `UNAVAILABLE`), `data.category` and `data.attempts` telling why and how often.
+`agent.batch` checks every call first (unknown agent, input that does not fit), then schedules one
+task whose calls are pushed one by one as `agent.result` on `task:<id>`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from canvas_live.protocol.errors import RpcError
+from canvas_live.protocol.registry import Registry
+from canvas_live.server.runtime import Context
+from canvas_live.services.agents import AgentInfo, AgentResult
+from canvas_live.services.agents.batch import KIND as BATCH_KIND
+
+MAX_BATCH_CALLS = 1000
+
+
+class CallParams(msgspec.Struct, forbid_unknown_fields=True):
+    """`agent.call`: the agent, its input, and optionally a time limit for the whole call (retries included)."""
+
+    agent: str
+    input: dict[str, Any] = {}
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
+
+
+class BatchCall(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One call of a batch; `key` comes back in its `AgentResult` to match results to calls."""
+
+    agent: str
+    input: dict[str, Any] = {}
+    key: str | None = None
+
+
+class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
+    """`agent.batch`: the calls to run concurrently as one background task."""
+
+    calls: Annotated[list[BatchCall], msgspec.Meta(min_length=1, max_length=MAX_BATCH_CALLS)]
+
+
+class BatchScheduled(msgspec.Struct):
+    """A background task was created: follow it on `task:<id>` or with `task.wait`."""
+
+    task_id: str
+    status: str = "scheduled"
+
+
+def register(registry: Registry[Context]) -> None:
+    """Bind the agent methods."""
+
+    @registry.method("agent.list", result=list[AgentInfo])
+    async def agent_list(params: None, ctx: Context) -> list[AgentInfo]:
+        """Every agent this server can call, with its output kind and the backend that runs it."""
+        return ctx.runtime.agents.list_agents()
+
+    @registry.method("agent.call", params=CallParams, result=AgentResult)
+    async def agent_call(params: CallParams, ctx: Context) -> AgentResult:
+        """Call one agent and answer with its result when the call ends."""
+        return await ctx.runtime.agents.call_agent(params.agent, params.input, timeout=params.timeout)
+
+    @registry.method("agent.batch", params=BatchParams, result=BatchScheduled)
+    async def agent_batch(params: BatchParams, ctx: Context) -> BatchScheduled:
+        """Run many agent calls as one background task; each result is pushed as `agent.result`."""
+        agents = ctx.runtime.agents
+        for index, call in enumerate(params.calls):
+            try:
+                agents.prepare(call.agent, call.input, f"calls[{index}].input")
+            except RpcError as exc:
+                exc.data.setdefault("field", f"calls[{index}].agent")
+                raise
+        info = await ctx.runtime.tasks.create_task(BATCH_KIND, {"calls": msgspec.to_builtins(params.calls)})
+        return BatchScheduled(info.id)

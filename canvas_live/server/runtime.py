@@ -1,0 +1,112 @@
+"""What one running server holds: its settings, services, connections and counters.
+
+The lifespan in `server.app` builds one `Runtime` and tears it down; method bindings and routes
+reach the services through it (as `Context.runtime`), never through globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from canvas_live import NAME, __version__
+from canvas_live.protocol.errors import ErrorInfo
+from canvas_live.protocol.registry import Registry
+from canvas_live.server.background import build_agent_service, build_task_manager
+from canvas_live.server.settings import Settings
+from canvas_live.services.agents import AgentService
+from canvas_live.services.agents.batch import batch_kind
+from canvas_live.services.canvas_service import CanvasService
+from canvas_live.services.hub import Hub, create_hub
+from canvas_live.services.tasks import BackgroundTaskManager
+from canvas_live.services.workflows import Workflows
+
+if TYPE_CHECKING:
+    from canvas_live.server.connection import Connection
+
+
+@dataclass(eq=False)
+class Runtime:
+    """The services and live state of one server process."""
+
+    settings: Settings
+    registry: Registry[Context]
+    hub: Hub = field(init=False)
+    canvases: CanvasService = field(init=False)
+    agents: AgentService = field(init=False)
+    tasks: BackgroundTaskManager = field(init=False)
+    workflows: Workflows = field(init=False)
+    connections: set[Connection] = field(default_factory=set)
+    started_at: float = field(default_factory=time.monotonic)
+    connections_total: int = 0
+    slow_consumers_dropped: int = 0
+    openrpc: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.hub = create_hub(self.settings.hub_url, self.settings.history_size)
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since start-up."""
+        return time.monotonic() - self.started_at
+
+    def hello(self) -> dict[str, str]:
+        """The `server.hello` params every new connection receives first."""
+        return {"name": NAME, "version": __version__, "epoch": self.hub.epoch}
+
+    def stats(self) -> dict[str, int]:
+        """Live counters: enough to see leaked connections, tasks or subscriptions from outside."""
+        return {
+            "connections": len(self.connections),
+            "connections_total": self.connections_total,
+            "slow_consumers_dropped": self.slow_consumers_dropped,
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            "rss_bytes": _resident_bytes(),
+            **self.hub.stats(),
+            **self.canvases.counters,
+        }
+
+    def problems(self) -> dict[str, ErrorInfo]:
+        """What does not work right now, by part: the server still serves, the rest of it works."""
+        return {} if self.tasks.problem is None else {"tasks": self.tasks.problem}
+
+    async def start(self) -> None:
+        """Start the services, in dependency order, before the first connection is accepted."""
+        settings = self.settings
+        self.canvases = CanvasService(settings.vault, self.hub, settings.palette, backups=settings.canvas_backups)
+        await self.canvases.start(demo=settings.demo)
+        self.agents = await build_agent_service(settings, self.hub)
+        self.tasks = build_task_manager(settings, self.hub)
+        self.tasks.register(batch_kind(self.agents))
+        self.workflows = Workflows(self.canvases, self.agents, self.tasks)
+        await self.tasks.start()
+
+    async def close(self) -> None:
+        """Stop the services in the reverse order of start-up."""
+        await self.tasks.close()
+        await self.agents.close()
+        await self.canvases.close()
+        await self.hub.close()
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident_bytes() -> int:
+    """The process's resident memory now (Linux `/proc`, a kernel read, no disk), or 0 elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@dataclass(slots=True)
+class Context:
+    """What a method handler is given beside its params."""
+
+    runtime: Runtime
+    connection: Connection | None = None

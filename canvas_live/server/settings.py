@@ -1,0 +1,135 @@
+"""Server settings: one dataclass, filled from `canvas-live serve` flags and `CANVAS_LIVE_*` variables.
+
+Each field's metadata carries its help text, so the CLI and the environment are generated from
+this one list and cannot drift apart. Precedence: flag, then environment, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CANVAS_LIVE_"
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server can be told at start-up."""
+
+    vault: Path = _opt(Path("vault"), "folder holding the .canvas files")
+    host: str = _opt("127.0.0.1", "address to bind; the default keeps the server local")
+    port: int = _opt(8765, "TCP port (0 picks a free one)")
+    token: str | None = _opt(None, "shared secret every WebSocket handshake and API call must present")
+    allow_origin: tuple[str, ...] = _opt((), "extra browser Origin allowed on /ws (repeatable)", multiple=True)
+    agent_backend: str = _opt("offline", "agent backend", choices=("offline", "openai", "anthropic", "command"))
+    max_concurrent_agents: int = _opt(12, "agent calls in flight across the whole server")
+    palette: str = _opt("cls", "colour convention for learning states", choices=("cls", "obsidian"))
+    data_dir: Path | None = _opt(None, "where server state lives (default <vault>/.canvas-live)")
+    demo: bool = _opt(False, "seed an empty vault with sample learning canvases")
+    hub_url: str = _opt("memory://", "pub/sub engine")
+    max_message_size: int = _opt(1 << 20, "largest accepted frame or request body, in bytes")
+    max_batch: int = _opt(100, "largest accepted JSON-RPC batch")
+    max_inflight: int = _opt(64, "requests one connection may have running at once")
+    max_subscriptions: int = _opt(256, "topics one connection may subscribe to")
+    max_connections: int = _opt(4096, "WebSocket connections at once")
+    send_queue: int = _opt(1024, "frames queued for one connection before it is dropped as a slow consumer")
+    history_size: int = _opt(1000, "events kept per topic for resume")
+    shutdown_grace: float = _opt(10.0, "seconds running work gets to finish on shutdown")
+    log_level: str = _opt("info", "log level", choices=("critical", "error", "warning", "info", "debug"))
+    # Canvases (DESIGN §4)
+    canvas_backups: int = _opt(3, "earlier versions of each canvas kept in <vault>/.canvas-live/backups (0: none)")
+    # Agents and background tasks (DESIGN §5, §6)
+    agents_dir: Path | None = _opt(None, "folder of extra agent definitions (Markdown with front matter)")
+    agent_model: str | None = _opt(None, "model of the openai/anthropic backend (an agent's own `model` wins)")
+    agent_base_url: str | None = _opt(
+        None,
+        "base URL of the openai/anthropic backend, e.g. http://127.0.0.1:11434/v1 for Ollama (default: the provider's)",
+    )
+    agent_api_key_env: str | None = _opt(
+        None, "environment variable holding the backend's API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY)"
+    )
+    agent_command: str | None = _opt(None, "command line of the command backend; the prompt goes to its stdin")
+    offline_latency: float = _opt(0.0, "fixed delay added to every offline agent call, in seconds")
+    agent_timeout: float = _opt(120.0, "default time limit of one agent call, retries included, in seconds")
+    agent_attempt_timeout: float = _opt(60.0, "time limit of one attempt of an agent call, in seconds")
+    agent_retry_attempts: int = _opt(5, "attempts of an agent call whose failures are retryable")
+    agent_retry_max_delay: float = _opt(60.0, "seconds after which an agent call stops retrying")
+    agent_retry_wait_min: float = _opt(2.0, "shortest back-off between agent call attempts, in seconds")
+    agent_retry_wait_max: float = _opt(30.0, "longest back-off between agent call attempts, in seconds")
+    breaker_threshold: int = _opt(5, "consecutive retryable failures that open a backend's circuit")
+    breaker_reset: float = _opt(60.0, "seconds an open circuit refuses calls before one probe")
+    task_store_url: str = _opt("sqlite://", "task store (sqlite:// is <data-dir>/tasks.sqlite3)")
+    task_timeout: float = _opt(3600.0, "default time limit of a background task, in seconds")
+    task_timeouts: tuple[str, ...] = _opt((), "time limit of a task kind, as KIND=SECONDS (repeatable)", multiple=True)
+    task_retention_days: float = _opt(7.0, "days finished tasks are kept")
+    task_retention_max: int = _opt(10_000, "finished tasks kept at most")
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the server keeps its own files."""
+        return self.data_dir if self.data_dir is not None else self.vault / ".canvas-live"
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    text = str(kind)
+    if "bool" in text:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if "tuple" in text:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if "Path" in text:
+        return Path(raw)
+    if "float" in text:
+        return float(raw)
+    if "int" in text:
+        return int(raw)
+    return raw
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per setting, its help naming the environment variable."""
+    for spec in fields(Settings):
+        flag = "--" + spec.name.replace("_", "-")
+        env = ENV_PREFIX + spec.name.upper()
+        help_text = f"{spec.metadata['help']} [env {env}]"
+        if spec.type == "bool":
+            parser.add_argument(flag, action="store_true", default=None, help=help_text)
+        elif spec.metadata.get("multiple"):
+            parser.add_argument(flag, action="append", default=None, help=help_text)
+        else:
+            parser.add_argument(
+                flag,
+                default=None,
+                choices=spec.metadata.get("choices"),
+                type=functools.partial(_convert, spec.type),
+                help=help_text,
+            )
+
+
+def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from parsed flags, then the environment, then the defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in fields(Settings):
+        given = getattr(args, spec.name, None) if args is not None else None
+        if given is not None:
+            values[spec.name] = tuple(given) if spec.metadata.get("multiple") else given
+            continue
+        raw = environ.get(ENV_PREFIX + spec.name.upper())
+        if raw is not None and raw != "":
+            value = _convert(spec.type, raw)
+            choices: Sequence[str] | None = spec.metadata.get("choices")
+            if choices and value not in choices:
+                raise SystemExit(f"{ENV_PREFIX}{spec.name.upper()} must be one of {', '.join(choices)}")
+            values[spec.name] = value
+        elif spec.default is MISSING:  # pragma: no cover - every setting has a default
+            raise SystemExit(f"missing setting {spec.name}")
+    return Settings(**values)

@@ -1,0 +1,292 @@
+"""The AgentService: every agent call of the server goes through here, whoever makes it.
+
+- One `asyncio.Semaphore(max_concurrent)` bounds the attempts running at once across all clients
+  and tasks. A slot is taken for one attempt and given back before any back-off sleep, so a call
+  waiting to retry never blocks a call that could run.
+- Failures are classified (ADR-009, `errors.py`); only RETRYABLE ones are retried, with the
+  declared tenacity policy (random exponential back-off, bounded attempts and time). A 429's
+  `Retry-After` raises the wait to at least that long, within the policy's maximum.
+- The backend's circuit breaker sees every attempt; its changes go out on the `agents` topic.
+- A call has a deadline (its own `timeout`, else the default) over all its attempts, and each
+  attempt has its own timeout. Cancelling the caller cancels the attempt, which stops the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
+from tenacity.wait import wait_random_exponential
+
+from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError
+from canvas_live.services.agents.backends import Backend
+from canvas_live.services.agents.breaker import CircuitBreaker
+from canvas_live.services.agents.calls import AgentRequest, AgentResult
+from canvas_live.services.agents.definitions import AgentCatalog, AgentDefinition
+from canvas_live.services.agents.errors import AgentError, Category
+from canvas_live.services.hub import Hub
+
+log = logging.getLogger("canvas_live.agents")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """ADR-009's retry policy for RETRYABLE failures, as one declared tenacity object."""
+
+    attempts: int = 5
+    max_delay: float = 60.0
+    wait_min: float = 2.0
+    wait_max: float = 30.0
+
+    def retrying(self) -> AsyncRetrying:
+        """A fresh `AsyncRetrying` for one call."""
+        backoff = wait_random_exponential(multiplier=1, min=self.wait_min, max=self.wait_max)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome is not None else None
+            hint = error.data.get("retry_after") if isinstance(error, AgentError) else None
+            return min(max(backoff(state), float(hint or 0.0)), self.wait_max)
+
+        return AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, AgentError) and exc.category is Category.RETRYABLE),
+            stop=stop_after_attempt(self.attempts) | stop_before_delay(self.max_delay),
+            wait=wait,
+            reraise=True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentServiceConfig:
+    """Limits and policies of the AgentService."""
+
+    max_concurrent: int = 12
+    call_timeout: float = 120.0
+    attempt_timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker_threshold: int = 5
+    breaker_reset: float = 60.0
+
+
+class AgentInfo(msgspec.Struct):
+    """An agent as `agent.list` describes it."""
+
+    name: str
+    description: str
+    output: str
+    backend: str
+
+
+class AgentStats(msgspec.Struct):
+    """Live counters: attempts running and waiting for a slot, and calls made and failed."""
+
+    backend: str
+    max_concurrent: int
+    in_flight: int
+    peak_in_flight: int
+    queued: int
+    total: int
+    failed: int
+    retries: int
+    circuit: str
+
+
+class _Attempts:
+    """How many attempts one call has made (tenacity's own count is not visible from outside)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class AgentService:
+    """Runs agent calls through one backend, within the server-wide concurrency limit."""
+
+    def __init__(self, catalog: AgentCatalog, backend: Backend, config: AgentServiceConfig, hub: Hub) -> None:
+        self.catalog = catalog
+        self.backend = backend
+        self.config = config
+        self.hub = hub
+        self.breaker = CircuitBreaker(
+            backend.name, config.breaker_threshold, config.breaker_reset, on_change=self._circuit_changed
+        )
+        self._slots = asyncio.Semaphore(config.max_concurrent)
+        self._in_flight = 0
+        self._peak = 0
+        self._queued = 0
+        self._total = 0
+        self._failed = 0
+        self._retries = 0
+
+    def list_agents(self) -> list[AgentInfo]:
+        """Every agent this server can call, by name."""
+        return [AgentInfo(d.name, d.description, d.output, self.backend.name) for d in self.catalog]
+
+    def prepare(self, agent: str, value: Any, where: str = "input") -> AgentRequest:
+        """Look the agent up and validate the input (`where` names it in errors): `NOT_FOUND` or -32602."""
+        definition: AgentDefinition = self.catalog.get(agent)
+        return AgentRequest(definition, definition.decode_input(value, where))
+
+    async def call_agent(
+        self, agent: str, value: Any, *, timeout: float | None = None, key: str | None = None
+    ) -> AgentResult:
+        """One call, answered when it ends; a failure is raised as its contract error."""
+        result = await self.run(self.prepare(agent, value), timeout=timeout, key=key)
+        if result.error is not None:
+            raise failure(result)
+        return result
+
+    async def call_agents_batch(
+        self,
+        requests: Sequence[tuple[AgentRequest, str | None]],
+        on_result: Callable[[AgentResult], None] | None = None,
+    ) -> list[AgentResult]:
+        """Run calls concurrently (each still waits for a slot); one failure never sinks the others."""
+
+        async def one(request: AgentRequest, key: str | None) -> AgentResult:
+            result = await self.run(request, key=key)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        outcomes = await asyncio.gather(*(one(request, key) for request, key in requests), return_exceptions=True)
+        results = []
+        for (request, key), outcome in zip(requests, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                outcome = _crashed(request, key, outcome)
+            results.append(outcome)
+        return results
+
+    async def run(self, request: AgentRequest, *, timeout: float | None = None, key: str | None = None) -> AgentResult:
+        """One call with retries under its deadline; its failure is returned in the result, not raised."""
+        deadline = timeout if timeout is not None else self.config.call_timeout
+        attempts = _Attempts()
+        started = time.perf_counter()
+        self._total += 1
+        error: AgentError
+        try:
+            async with asyncio.timeout(deadline):
+                output: Any = await self.config.retry.retrying()(self._attempt, request, attempts)
+        except AgentError as exc:
+            error = exc
+        except TimeoutError:
+            error = AgentError(
+                Category.RETRYABLE,
+                f"agent {request.definition.name!r} did not answer within {deadline:g} s",
+                ErrorCode.TIMEOUT,
+                timeout=deadline,
+            )
+        else:
+            return AgentResult(request.definition.name, True, attempts.count, _ms_since(started), key, output)
+        finally:
+            self._retries += max(0, attempts.count - 1)
+        self._failed += 1
+        info = ErrorInfo(int(error.code), error.code.name, error.message, error.category.value, error.data or None)
+        return AgentResult(request.definition.name, False, attempts.count, _ms_since(started), key, error=info)
+
+    async def _attempt(self, request: AgentRequest, attempts: _Attempts) -> Any:
+        attempts.count += 1
+        self._queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            self.breaker.admit()
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+            try:
+                text = await self._complete(request)
+            finally:
+                self._in_flight -= 1
+        finally:
+            self._slots.release()
+        return request.parse_output(text)
+
+    async def _complete(self, request: AgentRequest) -> str:
+        """One backend request under the attempt timeout, its outcome reported to the breaker."""
+        limit = self.config.attempt_timeout
+        try:
+            async with asyncio.timeout(limit):
+                text = await self.backend.complete(request)
+        except TimeoutError:
+            self.breaker.record_failure()
+            raise AgentError(
+                Category.RETRYABLE,
+                f"the {self.backend.name} backend did not answer within {limit:g} s",
+                ErrorCode.TIMEOUT,
+            ) from None
+        except AgentError as exc:
+            if exc.category is Category.RETRYABLE:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+            raise
+        except asyncio.CancelledError:
+            self.breaker.record_abandoned()
+            raise
+        except Exception:
+            self.breaker.record_abandoned()
+            log.exception("the %s backend failed unexpectedly", self.backend.name)
+            raise AgentError(Category.NON_RETRYABLE, f"the {self.backend.name} backend failed unexpectedly") from None
+        self.breaker.record_success()
+        return text
+
+    def _circuit_changed(self, breaker: CircuitBreaker) -> None:
+        fields: dict[str, Any] = {"backend": breaker.backend, "state": breaker.state.value}
+        if breaker.retry_at is not None:
+            fields["retry_at"] = breaker.retry_at
+        log.warning("circuit of the %s backend is %s", breaker.backend, breaker.state.value)
+        self.hub.publish("agents", "agent.circuit", fields)
+
+    def stats(self) -> AgentStats:
+        """Counters for `server.info` and the health probe (memory only)."""
+        return AgentStats(
+            backend=self.backend.name,
+            max_concurrent=self.config.max_concurrent,
+            in_flight=self._in_flight,
+            peak_in_flight=self._peak,
+            queued=self._queued,
+            total=self._total,
+            failed=self._failed,
+            retries=self._retries,
+            circuit=self.breaker.state.value,
+        )
+
+    async def close(self) -> None:
+        """Release the backend's connections."""
+        await self.backend.close()
+
+
+def failure(result: AgentResult) -> RpcError:
+    """The contract error of a failed call: its code, with `category` and `attempts` in `data`."""
+    assert result.error is not None
+    info = result.error
+    return RpcError(
+        ErrorCode(info.code),
+        info.message,
+        **(info.data or {}),
+        category=info.category,
+        attempts=result.attempts,
+        agent=result.agent,
+    )
+
+
+def _crashed(request: AgentRequest, key: str | None, exc: BaseException) -> AgentResult:
+    """The result of a call that ended by an exception `run` does not turn into a result."""
+    if isinstance(exc, asyncio.CancelledError):
+        info = ErrorInfo(int(ErrorCode.CANCELLED), ErrorCode.CANCELLED.name, "the call was cancelled")
+    else:
+        log.error("agent call %s crashed", request.definition.name, exc_info=exc)
+        info = ErrorInfo(int(ErrorCode.INTERNAL_ERROR), ErrorCode.INTERNAL_ERROR.name, "internal error")
+    return AgentResult(request.definition.name, False, 0, 0.0, key, error=info)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

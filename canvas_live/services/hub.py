@@ -1,0 +1,305 @@
+"""The in-process pub/sub hub: topics, per-topic `seq`, bounded history for resume, fan-out.
+
+Delivery model (DESIGN §3.3-3.4): an event is encoded once per publish and the same text goes to
+every subscriber through `Subscriber.deliver`, which must never block: the subscriber owns a
+bounded queue and drops itself when it overflows. Publishing is synchronous so that no publisher
+ever waits on a client. Each topic keeps its last `history_size` frames (within a byte budget); `subscribe` with `since`
+and the current `epoch` replays what a reconnecting client missed before any new event reaches it.
+
+`Hub` is the interface a shared engine (Redis) can implement later; `MemoryHub` is the
+single-process engine, chosen by the URL `memory://` in `create_hub`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from canvas_live.protocol.events import encode_event
+
+TOPIC_NAMES = ("tasks", "canvases", "agents")
+TOPIC_PREFIXES = ("task:", "canvas:")
+
+
+def is_valid_topic(topic: str) -> bool:
+    """A topic of the contract: `tasks`, `canvases`, `agents`, `task:<id>` or `canvas:<name>`."""
+    if topic in TOPIC_NAMES:
+        return True
+    return any(topic.startswith(prefix) and len(topic) > len(prefix) for prefix in TOPIC_PREFIXES)
+
+
+class Subscriber(Protocol):
+    """Whatever receives frames: a WebSocket connection in the server."""
+
+    def deliver(self, frame: str) -> None:
+        """Queue one encoded frame; never block, never raise."""
+
+
+class SubscribeResult(msgspec.Struct):
+    """What `subscribe` answers."""
+
+    subscribed: list[str]
+    epoch: str
+    replayed: int
+    recovered: dict[str, bool]
+
+
+class Hub(Protocol):
+    """The pub/sub interface the services and the server use."""
+
+    epoch: str
+
+    def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
+        """Publish an event now; returns its `seq`."""
+
+    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any], key: str = "") -> None:
+        """Publish a progress-like event at most `coalesce_interval` apart per topic and `key`; the latest wins.
+
+        `key` separates streams sharing a topic (each task's progress on `tasks`), so one busy
+        stream never hides another's latest state.
+        """
+
+    def subscribe(
+        self, subscriber: Subscriber, topics: Iterable[str], since: Mapping[str, int] | None, epoch: str | None
+    ) -> SubscribeResult:
+        """Subscribe, replaying missed events where `since` and `epoch` allow."""
+
+    def unsubscribe(self, subscriber: Subscriber, topics: Iterable[str]) -> list[str]:
+        """Unsubscribe from the given topics; returns those it was subscribed to."""
+
+    def remove(self, subscriber: Subscriber) -> None:
+        """Forget a subscriber entirely (its connection is gone)."""
+
+    def subscription_count(self, subscriber: Subscriber) -> int:
+        """How many topics `subscriber` listens to (for the per-connection limit)."""
+
+    def stats(self) -> dict[str, int]:
+        """Counters for `server.info`."""
+
+    async def close(self) -> None:
+        """Flush what is pending and release resources."""
+
+
+class _Topic:
+    """One topic's state: its seq counter, its recent frames and its subscribers."""
+
+    __slots__ = ("history", "history_bytes", "seq", "subscribers")
+
+    def __init__(self, seq: int = 0) -> None:
+        self.seq = seq
+        self.history: deque[tuple[int, str]] = deque()
+        self.history_bytes = 0
+        self.subscribers: dict[Subscriber, None] = {}
+
+    def remember(self, seq: int, frame: str, max_events: int, max_bytes: int) -> None:
+        """Keep a frame for resume, dropping the oldest beyond the count or the size budget."""
+        history = self.history
+        history.append((seq, frame))
+        self.history_bytes += len(frame)
+        while len(history) > max_events or (self.history_bytes > max_bytes and len(history) > 1):
+            self.history_bytes -= len(history.popleft()[1])
+
+
+class _Pending:
+    """A coalesced event waiting for its topic's interval to pass."""
+
+    __slots__ = ("event", "fields", "handle")
+
+    def __init__(self, event: str, fields: Mapping[str, Any], handle: asyncio.TimerHandle) -> None:
+        self.event = event
+        self.fields = fields
+        self.handle = handle
+
+
+class MemoryHub:
+    """The single-process hub engine."""
+
+    def __init__(
+        self,
+        history_size: int = 1000,
+        coalesce_interval: float = 0.05,
+        max_topics: int = 10_000,
+        epoch: str | None = None,
+        history_bytes: int = 16 << 20,
+    ) -> None:
+        self.epoch = epoch or secrets.token_hex(4)
+        self.history_size = history_size
+        self.history_bytes = history_bytes
+        self.coalesce_interval = coalesce_interval
+        self.max_topics = max_topics
+        # Topics in least-recently-published order, so the idle ones are evicted first.
+        self._topics: OrderedDict[str, _Topic] = OrderedDict()
+        self._subscriptions: dict[Subscriber, set[str]] = {}
+        # Coalesced events waiting, and when each stream last sent one: by topic, then stream key.
+        self._pending: dict[str, dict[str, _Pending]] = {}
+        self._last_coalesced: dict[str, dict[str, float]] = {}
+        self.published = 0
+        # The last seq of each evicted topic (an int a topic, against its history's kilobytes).
+        self._evicted: dict[str, int] = {}
+
+    def _topic(self, name: str) -> _Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            self._evict(len(self._topics) + 1 - self.max_topics)
+            # A topic evicted earlier goes on counting: a client resuming it must not mistake the
+            # new seq 1, 2, … for the events it saw before, so it is told `recovered: false`.
+            topic = self._topics[name] = _Topic(self._evicted.pop(name, 0))
+        return topic
+
+    def _evict(self, excess: int) -> None:
+        """Bound memory: drop the least recently published topics that nobody listens to."""
+        if excess <= 0:
+            return
+        idle = [name for name, topic in self._topics.items() if not topic.subscribers][:excess]
+        for name in idle:
+            self._evicted[name] = self._topics.pop(name).seq
+            self._last_coalesced.pop(name, None)
+
+    def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
+        """Encode once, remember, and hand the same frame to every subscriber of `topic`."""
+        waiting = self._pending.pop(topic, None)
+        if waiting:
+            # Keep the topic's order: the progress that was waiting goes out before this event.
+            sent = self._last_coalesced.setdefault(topic, {})
+            now = time.monotonic()
+            for key, pending in waiting.items():
+                pending.handle.cancel()
+                sent[key] = now
+                self._emit(topic, pending.event, pending.fields)
+        return self._emit(topic, event, fields)
+
+    def _emit(self, name: str, event: str, fields: Mapping[str, Any]) -> int:
+        topic = self._topic(name)
+        self._topics.move_to_end(name)
+        topic.seq += 1
+        frame = encode_event(event, name, topic.seq, fields)
+        topic.remember(topic.seq, frame, self.history_size, self.history_bytes)
+        self.published += 1
+        for subscriber in topic.subscribers:
+            subscriber.deliver(frame)
+        return topic.seq
+
+    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any], key: str = "") -> None:
+        """Leading edge goes out at once; later calls within the interval keep only the latest."""
+        pending = self._pending.get(topic, {}).get(key)
+        if pending is not None:
+            pending.event, pending.fields = event, fields
+            return
+        now = time.monotonic()
+        sent = self._last_coalesced.setdefault(topic, {})
+        wait = sent.get(key, 0.0) + self.coalesce_interval - now
+        if wait <= 0:
+            if len(sent) >= 1024:  # forget streams that have been quiet for a whole interval
+                quiet = now - self.coalesce_interval
+                self._last_coalesced[topic] = sent = {name: at for name, at in sent.items() if at > quiet}
+            sent[key] = now
+            self._emit(topic, event, fields)
+            return
+        handle = asyncio.get_running_loop().call_later(wait, self._flush, topic, key)
+        self._pending.setdefault(topic, {})[key] = _Pending(event, fields, handle)
+
+    def _flush(self, topic: str, key: str) -> None:
+        waiting = self._pending.get(topic, {})
+        pending = waiting.pop(key, None)
+        if not waiting:
+            self._pending.pop(topic, None)
+        if pending is not None:
+            self._last_coalesced.setdefault(topic, {})[key] = time.monotonic()
+            self._emit(topic, pending.event, pending.fields)
+
+    def subscribe(
+        self,
+        subscriber: Subscriber,
+        topics: Iterable[str],
+        since: Mapping[str, int] | None = None,
+        epoch: str | None = None,
+    ) -> SubscribeResult:
+        """Subscribe; for each topic named in `since`, replay the frames after that seq if we can."""
+        mine = self._subscriptions.setdefault(subscriber, set())
+        same_epoch = epoch == self.epoch
+        subscribed: list[str] = []
+        recovered: dict[str, bool] = {}
+        replayed = 0
+        for name in topics:
+            subscribed.append(name)
+            topic = self._topic(name)
+            if name in mine:
+                if since is not None and name in since:
+                    recovered[name] = True  # already live on this connection: nothing was missed
+                continue
+            mine.add(name)
+            topic.subscribers[subscriber] = None
+            if since is None or name not in since:
+                continue
+            missed = self._missed(topic, since[name]) if same_epoch else None
+            recovered[name] = missed is not None
+            for frame in missed or ():
+                subscriber.deliver(frame)
+                replayed += 1
+        return SubscribeResult(subscribed, self.epoch, replayed, recovered)
+
+    @staticmethod
+    def _missed(topic: _Topic, after: int) -> list[str] | None:
+        """Frames with seq > `after`, or None when the history no longer reaches back that far."""
+        if after > topic.seq or after < 0:
+            return None
+        if after == topic.seq:
+            return []
+        oldest = topic.history[0][0] if topic.history else topic.seq + 1
+        if after + 1 < oldest:
+            return None
+        return [frame for seq, frame in topic.history if seq > after]
+
+    def unsubscribe(self, subscriber: Subscriber, topics: Iterable[str]) -> list[str]:
+        """Stop delivering the given topics to `subscriber`."""
+        mine = self._subscriptions.get(subscriber)
+        if not mine:
+            return []
+        removed = []
+        for name in topics:
+            if name in mine:
+                mine.discard(name)
+                topic = self._topics.get(name)
+                if topic is not None:
+                    topic.subscribers.pop(subscriber, None)
+                removed.append(name)
+        return removed
+
+    def remove(self, subscriber: Subscriber) -> None:
+        """Drop every subscription of a subscriber that went away."""
+        for name in self._subscriptions.pop(subscriber, ()):
+            topic = self._topics.get(name)
+            if topic is not None:
+                topic.subscribers.pop(subscriber, None)
+
+    def subscription_count(self, subscriber: Subscriber) -> int:
+        """How many topics `subscriber` listens to (for the per-connection limit)."""
+        return len(self._subscriptions.get(subscriber, ()))
+
+    def stats(self) -> dict[str, int]:
+        """Counters for `server.info`."""
+        return {
+            "topics": len(self._topics),
+            "subscribers": len(self._subscriptions),
+            "subscriptions": sum(len(topics) for topics in self._subscriptions.values()),
+            "published": self.published,
+        }
+
+    async def close(self) -> None:
+        """Send every coalesced event still waiting, so no final progress is lost."""
+        for topic, waiting in list(self._pending.items()):
+            for key in list(waiting):
+                self._flush(topic, key)
+
+
+def create_hub(url: str, history_size: int = 1000) -> Hub:
+    """Pick the hub engine from a URL; `memory://` is the only one so far."""
+    if url.split("://", 1)[0] != "memory":
+        raise ValueError(f"unsupported hub URL {url!r}: only memory:// is available")
+    return MemoryHub(history_size=history_size)

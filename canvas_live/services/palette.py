@@ -1,0 +1,74 @@
+"""Colour codes of a canvas and the learning states they stand for (DESIGN §4).
+
+A learner marks how well they understand a node by its colour. Two conventions exist: `cls` (the
+Canvas Learning System's, the default) and `obsidian` (Obsidian's own presets). A palette maps each
+state to the code it writes, and reads a few extra codes as a state too (older `cls` files use `"1"`
+for red).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from canvas_live.protocol.errors import invalid_params
+
+STATES = ("red", "purple", "green", "yellow", "blue")
+"""Learning states: not understood, partly understood, understood, own explanation, AI explanation."""
+
+_CODE = re.compile(r"^(?:[1-6]|#[0-9a-fA-F]{6})$")
+
+
+def is_color_code(value: str) -> bool:
+    """A JSON Canvas colour: a preset `"1"`-`"6"` or `#rrggbb`."""
+    return _CODE.match(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    """One colour convention: the code written for each state, and extra codes read as a state."""
+
+    name: str
+    codes: dict[str, str]
+    also_read: dict[str, str] = field(default_factory=dict)
+
+    def code_of(self, state: str) -> str:
+        """The colour code to write for a learning state."""
+        return self.codes[state]
+
+    def state_of(self, color: str | None) -> str | None:
+        """The learning state a colour code means in this palette, or None (uncoloured, other colours)."""
+        if color is None:
+            return None
+        for state, code in self.codes.items():
+            if code == color:
+                return state
+        return self.also_read.get(color)
+
+    def codes_for(self, state: str) -> frozenset[str]:
+        """Every code that reads as `state`."""
+        extra = (code for code, alias in self.also_read.items() if alias == state)
+        return frozenset((self.codes[state], *extra))
+
+    def select(self, colors: Iterable[str], field: str = "color") -> frozenset[str]:
+        """Codes matching a filter given as state names and/or colour codes; hex is matched case-blind."""
+        selected: set[str] = set()
+        for index, value in enumerate(colors):
+            if value in self.codes:
+                selected |= self.codes_for(value)
+            elif is_color_code(value):
+                selected.add(value.lower())
+            else:
+                raise invalid_params(
+                    f"unknown colour {value!r}: use a state ({', '.join(STATES)}) or a code ('1'-'6', '#rrggbb')",
+                    f"{field}[{index}]",
+                )
+        return frozenset(selected)
+
+
+PALETTES = {
+    "cls": Palette("cls", {"red": "4", "purple": "3", "green": "2", "yellow": "6", "blue": "5"}, {"1": "red"}),
+    "obsidian": Palette("obsidian", {"red": "1", "purple": "6", "green": "4", "yellow": "3", "blue": "5"}),
+}
+"""The palettes `--palette` chooses from."""

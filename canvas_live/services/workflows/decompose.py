@@ -1,0 +1,139 @@
+"""Decomposition: break a red or purple node into guiding questions placed beside it on the canvas.
+
+A red node (not understood) gets `basic-decomposition`; a purple one (partly understood) gets
+`deep-decomposition`, which starts from the learner's own yellow explanation and so needs one.
+The 3-7 questions are added as red question nodes, each with an empty yellow answer node to its
+right, in one block to the right of the source node and clear of every existing node, with edges
+from the source to each question and from each question to its answer: one write, one
+`canvas.changed` with all the ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from canvas_live.protocol.errors import invalid_params, not_found
+from canvas_live.services.agents.batch import ResultReporter
+from canvas_live.services.agents.schemas import DecompositionOutput
+from canvas_live.services.agents.service import AgentService, failure
+from canvas_live.services.canvas_edit import Draft
+from canvas_live.services.canvas_format import Document
+from canvas_live.services.canvas_service import CanvasService
+from canvas_live.services.palette import Palette
+from canvas_live.services.tasks import TaskContext, TaskKind
+from canvas_live.services.workflows.layout import Rect, obstacles, place_right_of
+from canvas_live.services.workflows.text import (
+    headline,
+    is_chinese,
+    material_parents,
+    node_text,
+    text_node,
+    yellow_notes,
+)
+
+KIND = "learn.decompose"
+QUESTION_W, ANSWER_W, ROW_H, ROW_GAP, COLUMN_GAP = 360, 360, 140, 40, 40
+
+
+@dataclass(frozen=True, slots=True)
+class DecomposePlan:
+    """Which agent to call about which node, with what input."""
+
+    node_id: str
+    depth: str
+    agent: str
+    input: dict[str, Any]
+
+
+class AddedQuestion(msgspec.Struct):
+    """A question node and the empty answer node made for it."""
+
+    id: str
+    answer_id: str
+    text: str
+
+
+class DecomposeResult(msgspec.Struct):
+    """What a decomposition added to the canvas."""
+
+    node_id: str
+    depth: str
+    questions: list[AddedQuestion]
+    version: str
+
+
+def plan_decompose(document: Document, palette: Palette, node_id: str, depth: str | None) -> DecomposePlan:
+    """Check the node and pick the agent: NOT_FOUND for an unknown node, -32602 for what cannot work."""
+    node, material = text_node(document, node_id, "node_id", "decompose")
+    if depth is None:
+        depth = "deep" if palette.state_of(node.get("color")) == "purple" else "basic"
+    notes = "\n\n".join(yellow_notes(document, palette, node_id)) or None
+    parents = material_parents(document, palette, node_id)
+    value: dict[str, Any] = {"material_content": material}
+    if parents:
+        value["topic"] = headline(node_text(parents[0]), 80)
+    if notes:
+        value["user_understanding"] = notes
+    elif depth == "deep":
+        raise invalid_params(
+            "deep decomposition starts from the learner's own explanation: link a yellow node from this one",
+            "depth",
+        )
+    return DecomposePlan(node_id, depth, f"{depth}-decomposition", value)
+
+
+def _add_questions(draft: Draft, palette: Palette, node_id: str, output: DecompositionOutput) -> list[AddedQuestion]:
+    """Place question/answer rows in one block right of the source, clear of every node."""
+    source = draft.nodes[draft.node_index[node_id]] if node_id in draft.node_index else None
+    if source is None:
+        raise not_found("node", node_id)  # deleted while the agent was thinking
+    rows = output.sub_questions
+    block = place_right_of(
+        Rect.of(source),
+        QUESTION_W + COLUMN_GAP + ANSWER_W,
+        len(rows) * (ROW_H + ROW_GAP) - ROW_GAP,
+        obstacles(draft.nodes),
+    )
+    hint = "提示" if is_chinese(node_text(source)) else "Hint"
+    added = []
+    for row, sub in enumerate(rows):
+        y = block.y + row * (ROW_H + ROW_GAP)
+        text = f"{sub.text}\n\n{hint}: {sub.guidance}" if sub.guidance else sub.text
+        question = draft.add_node(
+            {"type": "text", "text": text, "x": block.x, "y": y, "width": QUESTION_W, "height": ROW_H,
+             "color": palette.code_of("red"), "questionType": sub.type, "difficulty": sub.difficulty}
+        )  # fmt: skip
+        answer = draft.add_node(
+            {"type": "text", "text": "", "x": block.x + QUESTION_W + COLUMN_GAP, "y": y, "width": ANSWER_W,
+             "height": ROW_H, "color": palette.code_of("yellow")}
+        )  # fmt: skip
+        draft.add_edge({"fromNode": node_id, "fromSide": "right", "toNode": question["id"], "toSide": "left"})
+        draft.add_edge({"fromNode": question["id"], "fromSide": "right", "toNode": answer["id"], "toSide": "left"})
+        added.append(AddedQuestion(question["id"], answer["id"], sub.text))
+    return added
+
+
+def decompose_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
+    """The `learn.decompose` task kind over these services."""
+
+    async def run(ctx: TaskContext) -> DecomposeResult:
+        params = ctx.params
+        view = await canvases.read(params["canvas"])
+        plan = plan_decompose(view.document, canvases.palette, params["node_id"], params.get("depth"))
+        report = ResultReporter(ctx, 1, f"{plan.agent} on {plan.node_id}")
+        result = await agents.run(agents.prepare(plan.agent, plan.input), key=plan.node_id)
+        report(result)
+        if result.error is not None:
+            raise failure(result)
+        output = result.output
+        assert isinstance(output, DecompositionOutput)
+        palette = canvases.palette
+        added, version = await canvases.edit(
+            view.name, lambda draft: _add_questions(draft, palette, plan.node_id, output)
+        )
+        return DecomposeResult(plan.node_id, plan.depth, added, version)
+
+    return TaskKind(KIND, run)

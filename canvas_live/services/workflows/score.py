@@ -1,0 +1,196 @@
+"""Scoring: rate the learner's yellow explanations and recolour the questions they answer.
+
+Each yellow node with text is scored against the question it answers (the non-yellow node whose
+edge points at it) and that question's own material, on the rubric of four 0-25 dimensions. The
+question node is recoloured by the total: >= 80 green (understood), 60-79 purple (partly), < 60
+red. The feedback is attached as a blue node beside the answer, linked to it by an edge labelled
+`score` (`评分` on a Chinese canvas); scoring again updates that node instead of adding another.
+A yellow node that answers no question, or says nothing, is reported as unscorable, never guessed.
+All the calls run at once; all the changes are one write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params, not_found
+from canvas_live.services.agents.batch import ResultReporter
+from canvas_live.services.agents.schemas import ScoringOutput
+from canvas_live.services.agents.service import AgentService
+from canvas_live.services.canvas_edit import Draft
+from canvas_live.services.canvas_format import Document
+from canvas_live.services.canvas_service import CanvasService
+from canvas_live.services.palette import Palette
+from canvas_live.services.tasks import TaskContext, TaskKind
+from canvas_live.services.workflows.layout import Rect, obstacles, place_right_of
+from canvas_live.services.workflows.review import FailedNode
+from canvas_live.services.workflows.text import is_chinese, joined, material_parents, node_text
+
+KIND = "learn.score"
+FEEDBACK_LABELS = ("score", "评分")
+FEEDBACK_W, FEEDBACK_H = 360, 220
+
+
+def state_for(total: int) -> str:
+    """The learning state a total score means."""
+    if total >= 80:
+        return "green"
+    if total >= 60:
+        return "purple"
+    return "red"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A yellow explanation to score, with the question it answers."""
+
+    node_id: str
+    question_id: str
+    input: dict[str, Any]
+
+
+class Unscorable(msgspec.Struct):
+    """A yellow node that could not be scored, and why."""
+
+    node_id: str
+    reason: str
+
+
+class Scored(msgspec.Struct):
+    """One explanation's score and what it did to the canvas."""
+
+    node_id: str
+    question_id: str
+    total_score: int
+    state: str
+    feedback_id: str
+
+
+class ScoreResult(msgspec.Struct):
+    """What a scoring run found and changed."""
+
+    scored: list[Scored]
+    unscorable: list[Unscorable]
+    failed_nodes: list[FailedNode]
+    version: str
+
+
+def plan_score(
+    document: Document, palette: Palette, node_ids: Sequence[str] | None
+) -> tuple[list[Answer], list[Unscorable]]:
+    """The answers to score (given ids, or every yellow node with text) and those that cannot be."""
+    if node_ids:
+        nodes = []
+        for node_id in node_ids:
+            node = document.node(node_id)
+            if node is None:
+                raise not_found("node", node_id)
+            nodes.append(node)
+    else:
+        yellow = palette.codes_for("yellow")
+        nodes = [document.nodes[index] for index in document.select(yellow, "text") if node_text(document.nodes[index])]
+    answers, unscorable = [], []
+    for node in nodes:
+        node_id, text = node["id"], node_text(node)
+        questions = [parent for parent in material_parents(document, palette, node_id) if node_text(parent)]
+        if not text:
+            unscorable.append(Unscorable(node_id, "the explanation is empty"))
+        elif not questions:
+            unscorable.append(Unscorable(node_id, "no question node links to this explanation"))
+        else:
+            question = questions[0]
+            value: dict[str, Any] = {"question_text": node_text(question), "user_understanding": text}
+            material = joined(material_parents(document, palette, question["id"]))
+            if material:
+                value["reference_material"] = material
+            answers.append(Answer(node_id, question["id"], value))
+    if not answers:
+        reasons = "; ".join(f"{item.node_id}: {item.reason}" for item in unscorable) or "no yellow node with text"
+        raise invalid_params(f"nothing to score ({reasons})", "node_ids")
+    return answers, unscorable
+
+
+def _feedback_text(output: ScoringOutput, chinese: bool) -> str:
+    parts = output.breakdown
+    if chinese:
+        head = f"评分 {output.total_score}/100（准确 {parts.accuracy}，形象 {parts.imagery}，"
+        head += f"完整 {parts.completeness}，原创 {parts.originality}）"
+    else:
+        head = f"Score {output.total_score}/100 (accuracy {parts.accuracy}, imagery {parts.imagery}, "
+        head += f"completeness {parts.completeness}, originality {parts.originality})"
+    return f"{head}\n\n{output.feedback}"
+
+
+def _apply(draft: Draft, palette: Palette, scored: list[tuple[Answer, ScoringOutput]]) -> list[Scored]:
+    """Recolour each question and write or refresh each answer's feedback node."""
+    done = []
+    for answer, output in scored:
+        if answer.node_id not in draft.node_index or answer.question_id not in draft.node_index:
+            continue  # deleted while it was being scored: nothing left to mark
+        state = state_for(output.total_score)
+        draft.update_node(answer.question_id, {"color": palette.code_of(state)})
+        chinese = is_chinese(answer.input["user_understanding"])
+        text = _feedback_text(output, chinese)
+        existing = _feedback_node(draft, answer.node_id)
+        if existing is not None:
+            feedback_id = draft.update_node(existing, {"text": text})["id"]
+        else:
+            spot = place_right_of(
+                Rect.of(draft.nodes[draft.node_index[answer.node_id]]), FEEDBACK_W, FEEDBACK_H, obstacles(draft.nodes)
+            )
+            feedback = draft.add_node(
+                {"type": "text", "text": text, "x": spot.x, "y": spot.y, "width": FEEDBACK_W, "height": FEEDBACK_H,
+                 "color": palette.code_of("blue")}
+            )  # fmt: skip
+            feedback_id = feedback["id"]
+            label = FEEDBACK_LABELS[1] if chinese else FEEDBACK_LABELS[0]
+            draft.add_edge({"fromNode": answer.node_id, "toNode": feedback_id, "label": label})
+        done.append(Scored(answer.node_id, answer.question_id, output.total_score, state, feedback_id))
+    return done
+
+
+def _feedback_node(draft: Draft, answer_id: str) -> str | None:
+    for edge in draft.edges:
+        if (
+            edge["fromNode"] == answer_id
+            and edge.get("label") in FEEDBACK_LABELS
+            and edge["toNode"] in draft.node_index
+        ):
+            return str(edge["toNode"])
+    return None
+
+
+def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
+    """The `learn.score` task kind over these services."""
+
+    async def run(ctx: TaskContext) -> ScoreResult:
+        params = ctx.params
+        view = await canvases.read(params["canvas"])
+        answers, unscorable = plan_score(view.document, canvases.palette, params.get("node_ids"))
+        results = await agents.call_agents_batch(
+            [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers],
+            ResultReporter(ctx, len(answers), "scoring"),
+        )
+        scored, failed = [], []
+        for answer, result in zip(answers, results, strict=True):
+            if isinstance(result.output, ScoringOutput):
+                scored.append((answer, result.output))
+            else:
+                error = result.error
+                failed.append(
+                    FailedNode(answer.node_id, error.error if error else "INVALID", error.message if error else "")
+                )
+        if not scored:
+            raise RpcError(
+                ErrorCode.AGENT_FAILED, f"none of the {len(answers)} explanation(s) could be scored",
+                failed_nodes=msgspec.to_builtins(failed),
+            )  # fmt: skip
+        palette = canvases.palette
+        applied, version = await canvases.edit(view.name, lambda draft: _apply(draft, palette, scored))
+        return ScoreResult(applied, unscorable, failed, version)
+
+    return TaskKind(KIND, run)
