@@ -26,7 +26,7 @@ NEWEST = "离散数学-命题逻辑"
 
 def seed(vault: Path) -> None:
     """The demo canvases, with the Chinese one the most recently modified."""
-    for item in (resources.files("canvas_live.services") / "demo_vault").iterdir():
+    for item in (resources.files("canvas_live.services.canvas") / "demo_vault").iterdir():
         if item.name.endswith(".canvas"):
             (vault / item.name).write_bytes(item.read_bytes())
     now = time.time()

@@ -23,7 +23,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from canvas_live.services.canvas_format import parse
+from canvas_live.services.canvas.format import parse
 from tests.conftest import CANVAS_FIXTURES, SHARED_CANVASES, Client, ordered
 
 ROOT = Path(__file__).resolve().parents[1]

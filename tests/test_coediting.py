@@ -22,9 +22,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from canvas_live.services import canvas_files
-from canvas_live.services.canvas_files import content_version
-from canvas_live.services.canvas_format import parse
+from canvas_live.services.canvas import files as canvas_files
+from canvas_live.services.canvas.files import content_version
+from canvas_live.services.canvas.format import parse
 from tests.conftest import Client, LiveServer, RpcError, open_client
 
 ROUNDS = 200

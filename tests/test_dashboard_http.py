@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -51,10 +52,13 @@ async def test_nothing_outside_the_web_folder_is_served(http: httpx.AsyncClient)
 
 def test_the_wheel_holds_one_package_with_the_dashboard_inside(tmp_path: Path) -> None:
     """`pip wheel .` gives `canvas_live` as the only top-level name, with every web file in it."""
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "canvas_live", source / "canvas_live", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(source)],
         check=True,
-        cwd=tmp_path,
     )
     (wheel,) = tmp_path.glob("canvas_live-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -64,5 +68,5 @@ def test_the_wheel_holds_one_package_with_the_dashboard_inside(tmp_path: Path) -
         f"canvas_live/web/{path.name}" for path in WEB_DIR.iterdir() if path.suffix in (".html", ".js", ".css", ".svg")
     }
     assert web and web <= set(names)
-    assert "canvas_live/services/demo_vault/Photosynthesis.canvas" in names
+    assert "canvas_live/services/canvas/demo_vault/Photosynthesis.canvas" in names
     assert "canvas_live/__main__.py" in names

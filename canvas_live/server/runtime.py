@@ -10,22 +10,19 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from canvas_live import NAME, __version__
 from canvas_live.protocol.errors import ErrorInfo
 from canvas_live.protocol.registry import Registry
-from canvas_live.server.background import build_agent_service, build_task_manager
+from canvas_live.server.builders import build_agent_service, build_task_manager
 from canvas_live.server.settings import Settings
 from canvas_live.services.agents import AgentService
 from canvas_live.services.agents.batch import batch_kind
-from canvas_live.services.canvas_service import CanvasService
-from canvas_live.services.hub import Hub, create_hub
+from canvas_live.services.canvas.service import CanvasService
+from canvas_live.services.hub import Hub, Subscriber, create_hub
 from canvas_live.services.tasks import BackgroundTaskManager
 from canvas_live.services.workflows import Workflows
-
-if TYPE_CHECKING:
-    from canvas_live.server.connection import Connection
 
 
 @dataclass(eq=False)
@@ -39,7 +36,8 @@ class Runtime:
     agents: AgentService = field(init=False)
     tasks: BackgroundTaskManager = field(init=False)
     workflows: Workflows = field(init=False)
-    connections: set[Connection] = field(default_factory=set)
+    connections: set[Subscriber] = field(default_factory=set)
+    """The open WebSocket connections (each one a hub subscriber)."""
     started_at: float = field(default_factory=time.monotonic)
     connections_total: int = 0
     slow_consumers_dropped: int = 0
@@ -109,4 +107,5 @@ class Context:
     """What a method handler is given beside its params."""
 
     runtime: Runtime
-    connection: Connection | None = None
+    connection: Subscriber | None = None
+    """The WebSocket the request came on; None over HTTP."""

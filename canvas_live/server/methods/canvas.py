@@ -13,8 +13,8 @@ import msgspec
 
 from canvas_live.protocol.registry import Registry
 from canvas_live.server.runtime import Context
-from canvas_live.services.canvas_edit import Draft
-from canvas_live.services.canvas_service import CanvasEntry
+from canvas_live.services.canvas.edit import Draft
+from canvas_live.services.canvas.service import CanvasEntry
 
 JsonArray = Annotated[msgspec.Raw, msgspec.Meta(extra_json_schema={"type": "array", "items": {"type": "object"}})]
 """An array of nodes or edges, joined from their encoded lines rather than re-encoded per read."""

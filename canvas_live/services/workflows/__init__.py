@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from canvas_live.services.agents.service import AgentService
-from canvas_live.services.canvas_service import CanvasService
+from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import BackgroundTaskManager, TaskInfo
 from canvas_live.services.workflows import decompose, explain, review, score
 

@@ -19,10 +19,10 @@ from canvas_live.protocol.errors import invalid_params, not_found
 from canvas_live.services.agents.batch import ResultReporter
 from canvas_live.services.agents.schemas import DecompositionOutput
 from canvas_live.services.agents.service import AgentService, failure
-from canvas_live.services.canvas_edit import Draft
-from canvas_live.services.canvas_format import Document
-from canvas_live.services.canvas_service import CanvasService
-from canvas_live.services.palette import Palette
+from canvas_live.services.canvas.edit import Draft
+from canvas_live.services.canvas.format import Document
+from canvas_live.services.canvas.palette import Palette
+from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskKind
 from canvas_live.services.workflows.layout import Rect, obstacles, place_right_of
 from canvas_live.services.workflows.text import (

@@ -30,10 +30,10 @@ from canvas_live.services.agents.batch import ResultReporter
 from canvas_live.services.agents.calls import AgentResult
 from canvas_live.services.agents.schemas import VerificationOutput, VerificationQuestion
 from canvas_live.services.agents.service import AgentService
-from canvas_live.services.canvas_edit import new_id
-from canvas_live.services.canvas_format import Document
-from canvas_live.services.canvas_service import CanvasService
-from canvas_live.services.palette import Palette
+from canvas_live.services.canvas.edit import new_id
+from canvas_live.services.canvas.format import Document
+from canvas_live.services.canvas.palette import Palette
+from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskInfo, TaskKind
 from canvas_live.services.workflows.layout import Rect
 from canvas_live.services.workflows.text import (

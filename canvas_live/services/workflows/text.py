@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from canvas_live.protocol.errors import invalid_params, not_found
-from canvas_live.services.canvas_format import Document
-from canvas_live.services.palette import Palette
+from canvas_live.services.canvas.format import Document
+from canvas_live.services.canvas.palette import Palette
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 

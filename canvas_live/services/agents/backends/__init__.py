@@ -11,7 +11,7 @@ from __future__ import annotations
 from canvas_live.services.agents.backends.base import Backend, BackendConfig
 from canvas_live.services.agents.backends.command import CommandBackend
 from canvas_live.services.agents.backends.http import AnthropicBackend, OpenAIBackend
-from canvas_live.services.agents.backends.offline import OfflineBackend
+from canvas_live.services.agents.backends.offline.backend import OfflineBackend
 
 BACKENDS = ("offline", "openai", "anthropic", "command")
 

@@ -10,7 +10,7 @@ Each is 0-25; a short answer is capped on every dimension, an empty one scores 0
 
 from __future__ import annotations
 
-from canvas_live.services.agents.heuristics.text import (
+from canvas_live.services.agents.backends.offline.text import (
     analogy_count,
     copied_ratio,
     is_chinese,

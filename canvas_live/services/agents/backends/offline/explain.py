@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from canvas_live.services.agents.heuristics.text import (
+from canvas_live.services.agents.backends.offline.text import (
     ANALOGY_MARKERS,
     is_chinese,
     key_terms,

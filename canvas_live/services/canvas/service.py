@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError, not_found
-from canvas_live.services.canvas_edit import Draft, conflict, replay
-from canvas_live.services.canvas_files import (
+from canvas_live.services.canvas.edit import Draft, conflict, replay
+from canvas_live.services.canvas.files import (
     SUFFIX,
     Displaced,
     FileState,
@@ -45,10 +45,10 @@ from canvas_live.services.canvas_files import (
     read_file,
     seed_demo,
 )
-from canvas_live.services.canvas_format import CanvasFormatError, Document, parse, serialise
-from canvas_live.services.canvas_watch import watch_vault
+from canvas_live.services.canvas.format import CanvasFormatError, Document, parse, serialise
+from canvas_live.services.canvas.palette import PALETTES
+from canvas_live.services.canvas.watch import watch_vault
 from canvas_live.services.hub import Hub
-from canvas_live.services.palette import PALETTES
 from canvas_live.services.storage import disk_refusals
 
 log = logging.getLogger("canvas_live.canvases")

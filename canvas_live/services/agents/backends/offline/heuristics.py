@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from canvas_live.services.agents.heuristics.explain import STYLES
-from canvas_live.services.agents.heuristics.questions import (
+from canvas_live.services.agents.backends.offline.explain import STYLES
+from canvas_live.services.agents.backends.offline.questions import (
     basic_decomposition,
     deep_decomposition,
     verification_questions,
 )
-from canvas_live.services.agents.heuristics.scoring import score
+from canvas_live.services.agents.backends.offline.scoring import score
 
 HEURISTICS: dict[str, Callable[[Any], Any]] = {
     "basic-decomposition": basic_decomposition,

@@ -2,7 +2,7 @@
 
 A draft records every op it applies (`node.added`, `edge.deleted`, …) in the shape `canvas.changed`
 publishes, so one edit of many ops is one write and one event. Client input is checked here with
-the same rules as a file (`services.canvas_format`), and a bad value is reported as invalid params
+the same rules as a file (`canvas.format`), and a bad value is reported as invalid params
 naming the field (`node.x`, `patch.color`, `nodes[2].type`).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params, not_found
-from canvas_live.services.canvas_format import KNOWN_TYPES, CanvasFormatError, Document, check_edge, check_node
+from canvas_live.services.canvas.format import KNOWN_TYPES, CanvasFormatError, Document, check_edge, check_node
 
 DEFAULT_SIZE = {"text": (250, 60), "file": (400, 400), "link": (400, 400), "group": (400, 400)}
 """Width and height of a new node of each type when the client gives none (Obsidian's defaults)."""

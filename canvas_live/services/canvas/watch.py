@@ -15,7 +15,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from canvas_live.protocol.errors import RpcError
-from canvas_live.services.canvas_files import SUFFIX, Vault
+from canvas_live.services.canvas.files import SUFFIX, Vault
 
 log = logging.getLogger("canvas_live.canvases")
 

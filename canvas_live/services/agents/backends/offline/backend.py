@@ -10,9 +10,9 @@ import asyncio
 
 import msgspec
 
+from canvas_live.services.agents.backends.offline.heuristics import HEURISTICS
 from canvas_live.services.agents.calls import AgentRequest
 from canvas_live.services.agents.errors import unavailable
-from canvas_live.services.agents.heuristics import HEURISTICS
 
 
 class OfflineBackend:

@@ -8,7 +8,7 @@ question carries as guidance the sentence of the material where its term first a
 
 from __future__ import annotations
 
-from canvas_live.services.agents.heuristics.text import (
+from canvas_live.services.agents.backends.offline.text import (
     is_chinese,
     key_terms,
     mentions,

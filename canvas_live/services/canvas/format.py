@@ -75,7 +75,7 @@ class Document:
     """One canvas as read: top-level keys in file order, nodes and edges as dicts with their lines.
 
     A document is never changed in place once built (an edit builds a new one, see
-    `services.canvas_edit`), so a reader may keep one while a writer replaces it.
+    `canvas.edit`), so a reader may keep one while a writer replaces it.
     """
 
     __slots__ = (

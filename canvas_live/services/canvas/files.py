@@ -493,7 +493,9 @@ def seed_demo(vault: Vault) -> list[str]:
     if any(not entry.name.startswith(".") for entry in os.scandir(root)):
         return []
     seeded = []
-    for item in sorted((resources.files("canvas_live.services") / "demo_vault").iterdir(), key=lambda item: item.name):
+    for item in sorted(
+        (resources.files("canvas_live.services.canvas") / "demo_vault").iterdir(), key=lambda item: item.name
+    ):
         if item.name.endswith(SUFFIX):
             vault.write_new(root / item.name, item.read_bytes())
             seeded.append(item.name[: -len(SUFFIX)])
