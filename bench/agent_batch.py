@@ -35,10 +35,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.lean import CLIENT_CPU, SERVER_CPU, pin
 from canvas_live.services.agents import AgentCatalog, AgentService, AgentServiceConfig, OfflineBackend
-from canvas_live.services.agents.batch import KIND, batch_kind
 from canvas_live.services.hub import MemoryHub
 from canvas_live.services.tasks import BackgroundTaskManager, TaskManagerConfig
 from canvas_live.services.tasks.store import SqliteTaskStore
+from canvas_live.services.workflows.batch import KIND, BatchParams, batch_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOTS = 12
@@ -171,7 +171,7 @@ async def event_overhead(calls: int = 1000, rounds: int = 3) -> dict[str, float]
             direct.append(time.process_time() - started)
             published = hub.published
             started = time.process_time()
-            info = await tasks.create_task(KIND, {"calls": [CALL] * calls})
+            info = await tasks.create_task(KIND, msgspec.convert({"calls": [CALL] * calls}, BatchParams))
             await tasks.wait(info.id, 60)
             via_task.append(time.process_time() - started)
             events = hub.published - published

@@ -29,8 +29,6 @@ from canvas_live.server.cli import uvicorn_config
 from canvas_live.server.runtime import Runtime
 from canvas_live.server.settings import Settings
 
-SHARED_CANVASES = Path(__file__).resolve().parents[2] / "shared" / "data" / "canvases"
-
 
 class LiveServer:
     """A running server: its URLs, and a way to run code on its event loop."""

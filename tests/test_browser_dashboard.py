@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import expect
 
 from tests.conftest import BrowserPage, LiveServer, open_client
@@ -241,20 +240,11 @@ async def test_the_page_hands_its_token_to_the_websocket(
     assert opened.errors == []
 
 
-def require_methods(live: LiveServer, *names: str) -> None:
-    """Skip, saying why, on a server that does not offer every method the story needs."""
-    offered = {method["name"] for method in rpc(live, "rpc.discover", None)["methods"]}
-    missing = [name for name in names if name not in offered]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not registered on this server yet (DESIGN §3.2, §7)")
-
-
 async def test_a_review_canvas_is_generated_from_the_page(
     make_server: Callable[..., LiveServer], vault: Path, new_page: Callable[..., Any]
 ) -> None:
     seed(vault)
     live = make_server(offline_latency=0.2)
-    require_methods(live, "review.generate")
     studied = red_and_purple(rpc(live, "canvas.read", {"name": NEWEST}))
     opened = await open_dashboard(new_page, live)
     page = opened.page
@@ -280,7 +270,6 @@ async def test_a_node_is_decomposed_and_the_canvas_scored_from_the_page(
 ) -> None:
     seed(vault)
     live = make_server()
-    require_methods(live, "learn.decompose", "learn.score")
     before = rpc(live, "canvas.read", {"name": NEWEST})
     red = next(node for node in red_and_purple(before) if node["color"] in ("4", "1"))
     opened = await open_dashboard(new_page, live)

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from canvas_live.services.canvas.format import parse
-from tests.conftest import CANVAS_FIXTURES, SHARED_CANVASES, Client, ordered
+from tests.conftest import CANVAS_FIXTURES, Client, ordered
 
 ROOT = Path(__file__).resolve().parents[1]
 OBSIDIAN_LAYOUT = {"jsoncanvas-sample.canvas", "obsidian-layout.canvas"}
@@ -32,9 +32,12 @@ OBSIDIAN_LAYOUT = {"jsoncanvas-sample.canvas", "obsidian-layout.canvas"}
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
+SAMPLES = CANVAS_FIXTURES / "samples"
+"""Canvases from Obsidian, the JSON Canvas spec and the Canvas Learning System (see its README)."""
+
+
 def sample_canvases() -> list[Path]:
-    shared = sorted(SHARED_CANVASES.glob("*.canvas")) if SHARED_CANVASES.is_dir() else []
-    return sorted(CANVAS_FIXTURES.glob("*.canvas")) + shared
+    return sorted(CANVAS_FIXTURES.glob("*.canvas")) + sorted(SAMPLES.glob("*.canvas"))
 
 
 def in_obsidian_layout(data: bytes) -> bool:
@@ -79,10 +82,11 @@ async def test_add_then_delete_gives_back_the_same_document(client: Client, vaul
     assert (reread["nodes"], reread["edges"]) == (before["nodes"], before["edges"])
 
 
-def test_the_sample_file_is_in_obsidian_layout() -> None:
-    for name in OBSIDIAN_LAYOUT & {path.name for path in sample_canvases()}:
-        path = CANVAS_FIXTURES / name if (CANVAS_FIXTURES / name).exists() else SHARED_CANVASES / name
-        assert in_obsidian_layout(path.read_bytes())
+def test_the_files_obsidian_wrote_are_in_obsidian_layout_and_the_others_are_not() -> None:
+    samples = {path.name: path.read_bytes() for path in sample_canvases()}
+    assert set(samples) >= OBSIDIAN_LAYOUT and len(samples) >= 8
+    for name, data in samples.items():
+        assert in_obsidian_layout(data) == (name in OBSIDIAN_LAYOUT), name
 
 
 async def test_unknown_keys_at_every_level_survive_an_edit(client: Client, vault: Path) -> None:

@@ -101,41 +101,6 @@ async def test_resume_fails_honestly(make_server: Callable[..., LiveServer]) -> 
         assert [(await client.event())["seq"] for _ in range(4)] == [17, 18, 19, 20]
 
 
-async def test_progress_is_coalesced_and_the_latest_wins(live: LiveServer, client: Client) -> None:
-    await client.call("subscribe", {"topics": ["task:t1"]})
-
-    def progress() -> None:
-        hub = live.runtime.hub
-        for done in range(1, 201):
-            hub.publish_coalesced("task:t1", "task.progress", {"task_id": "t1", "done": done, "total": 200})
-
-    live.run(progress)
-    first = await client.event()
-    assert first["done"] == 1  # the leading edge goes out at once
-    latest = await client.event(timeout=2)
-    assert latest["done"] == 200  # the rest collapse into the latest
-    live.run(lambda: live.runtime.hub.publish("task:t1", "task.completed", {"task_id": "t1"}))
-    final = await client.event()
-    assert (final["seq"], final["topic"]) == (3, "task:t1")
-    await asyncio.sleep(0.2)
-    assert client.events.empty()
-
-
-async def test_final_event_flushes_waiting_progress_first(live: LiveServer, client: Client) -> None:
-    await client.call("subscribe", {"topics": ["task:t2"]})
-
-    def run() -> None:
-        hub = live.runtime.hub
-        hub.publish_coalesced("task:t2", "task.progress", {"done": 1})
-        hub.publish_coalesced("task:t2", "task.progress", {"done": 2})
-        hub.publish("task:t2", "task.completed", {"done": 2})
-
-    live.run(run)
-    seen = [await client.event() for _ in range(3)]
-    assert [(event["seq"], event.get("done")) for event in seen] == [(1, 1), (2, 2), (3, 2)]
-    assert seen[2]["topic"] == "task:t2"
-
-
 @pytest.mark.parametrize("topic", ["", "task:", "nonsense", "canvas:"])
 async def test_unknown_topics_are_refused(client: Client, topic: str) -> None:
     with pytest.raises(RpcError) as caught:
@@ -191,22 +156,6 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(
         assert closed.value.rcvd.reason == "slow consumer"
     await asyncio.sleep(0.2)
     assert live.runtime.stats()["subscribers"] == 0
-
-
-async def test_progress_of_two_tasks_on_one_topic_is_coalesced_separately(live: LiveServer, client: Client) -> None:
-    await client.call("subscribe", {"topics": ["tasks"]})
-
-    def progress() -> None:
-        hub = live.runtime.hub
-        for done in range(1, 51):
-            hub.publish_coalesced("tasks", "task.progress", {"task_id": "a", "done": done}, key="a")
-            hub.publish_coalesced("tasks", "task.progress", {"task_id": "b", "done": done}, key="b")
-
-    live.run(progress)
-    seen = [await client.event(timeout=2) for _ in range(4)]
-    latest = {event["task_id"]: event["done"] for event in seen}
-    assert latest == {"a": 50, "b": 50}  # neither task's latest progress hides the other's
-    assert [event["seq"] for event in seen] == [1, 2, 3, 4]
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""Token auth and Origin checks on the handshake and the HTTP API (DESIGN §11)."""
+"""Token auth and Origin checks on the handshake and the HTTP API (docs/protocol.md, "Security")."""
 
 from __future__ import annotations
 

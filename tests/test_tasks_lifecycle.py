@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from canvas_live.protocol.errors import ErrorCode
@@ -23,12 +24,17 @@ async def run_batch(client: Client, calls: int = 1) -> dict[str, Any]:
     return info
 
 
+class NoParams(msgspec.Struct):
+    """The params of the tasks these tests add: none."""
+
+
 def add_kind(live: LiveServer, name: str, runner: Callable[[TaskContext], Any], timeout: float | None = None) -> None:
-    live.run(lambda: live.runtime.tasks.register(TaskKind(name, runner, timeout)))
+    kind = TaskKind(name, NoParams, lambda ctx, params: runner(ctx), timeout)
+    live.run(lambda: live.runtime.tasks.register(kind))
 
 
-async def start_task(live: LiveServer, kind: str, params: dict[str, Any] | None = None) -> str:
-    info = await on_server_loop(live, live.runtime.tasks.create_task(kind, params or {}, canvas="notes/math"))
+async def start_task(live: LiveServer, kind: str) -> str:
+    info = await on_server_loop(live, live.runtime.tasks.create_task(kind, NoParams(), canvas="notes/math"))
     return str(info.id)
 
 
@@ -174,6 +180,27 @@ async def test_progress_events_are_coalesced_and_the_final_state_follows_them(cl
     assert 1 <= len(progress) < 50, "200 updates coalesced to a few events"
     assert progress[-1]["done"] == 200
     assert events[-1]["result"] == "done" and events[-1]["progress"] == {"done": 200, "total": 200}
+
+
+async def test_progress_of_two_tasks_on_one_topic_is_throttled_separately(client: Client, live: LiveServer) -> None:
+    async def busy(ctx: TaskContext) -> str:
+        for step in range(1, 51):
+            ctx.progress(step, 50)
+        await asyncio.sleep(0.2)
+        return "done"
+
+    add_kind(live, "test.parallel", busy)
+    await client.call("subscribe", {"topics": ["tasks"]})
+    first, second = await start_task(live, "test.parallel"), await start_task(live, "test.parallel")
+    latest: dict[str, int] = {}
+    finished: set[str] = set()
+    while finished != {first, second}:
+        event = await client.event(timeout=5)
+        if "done" in event:
+            latest[event["task_id"]] = event["done"]
+        if event.get("status") == "completed":
+            finished.add(event["task_id"])
+    assert latest == {first: 50, second: 50}  # neither task's latest progress hides the other's
 
 
 async def test_health_counts_running_and_pending_tasks(

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from canvas_live.services.hub import MemoryHub
@@ -42,20 +43,24 @@ class FlakyStore(SqliteTaskStore):
         await super().save(tasks)
 
 
-async def quick(ctx: TaskContext) -> str:
+class NoParams(msgspec.Struct):
+    """A task that takes nothing."""
+
+
+async def quick(ctx: TaskContext, params: NoParams) -> str:
     return "done"
 
 
 async def manager_with(store: FlakyStore) -> BackgroundTaskManager:
     manager = BackgroundTaskManager(store, MemoryHub(), TaskManagerConfig())
-    manager.register(TaskKind("quick", quick))
+    manager.register(TaskKind("quick", NoParams, quick))
     await manager.start()
     return manager
 
 
 async def test_a_caller_cancelled_mid_save_still_gets_its_task_run(tmp_path: Path) -> None:
     manager = await manager_with(FlakyStore(tmp_path / "tasks.sqlite3", delay=0.2))
-    creating = asyncio.create_task(manager.create_task("quick", {}))
+    creating = asyncio.create_task(manager.create_task("quick", NoParams()))
     await asyncio.sleep(0.05)
     creating.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -70,7 +75,7 @@ async def test_a_failed_write_is_retried_until_it_lands(tmp_path: Path, monkeypa
     monkeypatch.setattr(writer_module, "RETRY_DELAY", 0.05)
     store = FlakyStore(tmp_path / "tasks.sqlite3")
     manager = await manager_with(store)
-    info = await manager.create_task("quick", {})
+    info = await manager.create_task("quick", NoParams())
     store.failures = 2  # the running and completed records hit a failing disk
     finished = await manager.wait(info.id, 5)
     assert finished.status is TaskStatus.COMPLETED

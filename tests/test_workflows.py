@@ -86,7 +86,7 @@ def inside(node: dict[str, Any], group: dict[str, Any]) -> bool:
 
 
 async def check_review(client: Client, vault: Path, source: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The review canvas a completed task made, checked against the rules of DESIGN §7."""
+    """The review canvas a completed task made, checked against the rules of docs/workflows.md."""
     assert events[-1]["event"] == "task.completed", events[-1]
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
     original = await client.call("canvas.read", {"name": source})
@@ -166,8 +166,12 @@ async def test_review_over_http(learning: LiveServer, learning_vault: Path) -> N
         missing = await http.post("/api/v1/review/generate", json={"canvas_name": "nope"})
         assert missing.status_code == 404
         assert missing.json()["error"] == "NOT_FOUND"
-        invalid = await http.post("/api/v1/review/generate", json={"canvas": ZH})
-        assert invalid.status_code == 400
+        same_fields = await http.post("/api/v1/review/generate", json={"canvas": ZH, "colors": ["purple"]})
+        assert same_fields.status_code == 202  # the body is review.generate's params; canvas_name is an alias
+        invalid = await http.post("/api/v1/review/generate", json={"canvas": ZH, "colour": "red"})
+        assert (invalid.status_code, invalid.json()["error"]) == (400, "INVALID_PARAMS")
+        unparsable = await http.post("/api/v1/review/generate", content=b"{canvas")
+        assert (unparsable.status_code, unparsable.json()["error"]) == (400, "PARSE_ERROR")
         escaping = await http.post("/api/v1/review/generate", json={"canvas_name": "../outside"})
         assert (escaping.status_code, escaping.json()["error"]) == (403, "FORBIDDEN_PATH")
 

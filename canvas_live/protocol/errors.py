@@ -1,4 +1,4 @@
-"""The error table of the wire contract (DESIGN §3.5) and the exception that carries it.
+"""The error table of the wire contract (docs/protocol.md, "Errors") and the exception that carries it.
 
 Every error that reaches a client is an `RpcError`: a code from `ErrorCode`, a stable UPPER_SNAKE
 name (sent as `data.error`, so a client can branch on a name instead of a number), a message meant
@@ -7,8 +7,9 @@ for people, and optional details merged into `data`.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -86,3 +87,35 @@ def invalid_params(message: str, field: str | None = None) -> RpcError:
     if field is None:
         return RpcError(ErrorCode.INVALID_PARAMS, message)
     return RpcError(ErrorCode.INVALID_PARAMS, message, field=field)
+
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_NAMED = re.compile(r"field `(?P<field>[^`]+)`")
+
+T = TypeVar("T")
+
+
+def misfit(exc: msgspec.ValidationError, context: str = "invalid params", prefix: str = "") -> RpcError:
+    """-32602 for a value msgspec refused: `data.field` names the member (under `prefix`), the message says why.
+
+    msgspec writes `Expected int, got str - at $.nodes[0].x`, or names a missing field in the
+    message itself; either way the client gets the path to point at.
+    """
+    message = str(exc)
+    at = _AT.search(message)
+    if at:
+        where = at["path"]
+        message = message[: at.start()]
+    else:
+        named = _NAMED.search(message)
+        where = named["field"] if named else ""
+    field = ".".join(part for part in (prefix, where) if part) or None
+    return invalid_params(f"{context}{f' (at {field})' if field else ''}: {message}", field)
+
+
+def convert_params(value: Any, kind: type[T], context: str = "invalid params", prefix: str = "") -> T:
+    """`value` as the type `kind`, or the -32602 of `misfit`."""
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise misfit(exc, context, prefix) from None

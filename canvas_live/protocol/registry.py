@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params
+from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params, misfit
 from canvas_live.protocol.jsonrpc import (
     Batch,
     Parsed,
@@ -32,9 +31,6 @@ log = logging.getLogger("canvas_live.rpc")
 
 Ctx = TypeVar("Ctx")
 Handler = Callable[[Any, Ctx], Awaitable[Any]]
-
-_FIELD_IN_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-_FIELD_IN_MESSAGE = re.compile(r"field `(?P<field>[^`]+)`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +58,7 @@ class Method(Generic[Ctx]):
                 return self._by_position(msgspec.json.decode(raw))
             return msgspec.json.decode(raw, type=self.params)
         except msgspec.ValidationError as exc:
-            raise _params_error(str(exc)) from None
+            raise misfit(exc) from None
 
     def _by_position(self, values: list[Any]) -> Any:
         assert self.params is not None
@@ -70,20 +66,6 @@ class Method(Generic[Ctx]):
         if len(values) > len(names):
             raise invalid_params(f"{self.name} takes at most {len(names)} positional params, got {len(values)}")
         return msgspec.convert(dict(zip(names, values, strict=False)), self.params)
-
-
-def _params_error(message: str) -> RpcError:
-    """Turn msgspec's message into -32602 with `data.field` naming the offending member."""
-    field: str | None = None
-    match = _FIELD_IN_PATH.search(message)
-    if match:
-        field = match["path"] or None
-        message = message[: match.start()]
-    else:
-        named = _FIELD_IN_MESSAGE.search(message)
-        field = named["field"] if named else None
-    where = f" (at {field})" if field else ""
-    return invalid_params(f"invalid params{where}: {message}", field)
 
 
 def _refusal(item: Parsed, error: RpcError) -> bytes | None:

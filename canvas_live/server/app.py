@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from canvas_live.protocol.errors import RpcError
 from canvas_live.server.connection import Connection
 from canvas_live.server.dashboard import dashboard_routes
 from canvas_live.server.http import (
@@ -19,13 +20,14 @@ from canvas_live.server.http import (
     internal_error,
     review_generate,
     rpc,
+    rpc_error_response,
     task_cancel,
     task_get,
     tasks_list,
 )
 from canvas_live.server.methods import build_registry
 from canvas_live.server.runtime import Runtime
-from canvas_live.server.security import HostGuard, origin_ok, token_ok
+from canvas_live.server.security import HostGuard, refusal
 from canvas_live.server.settings import Settings
 
 
@@ -33,14 +35,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     """`GET /ws`: check the handshake, then hand the socket to a `Connection`."""
     runtime: Runtime = websocket.app.state.runtime
     settings = runtime.settings
-    if not origin_ok(websocket, settings):
-        origin = websocket.headers.get("origin", "")
-        await websocket.send_denial_response(http_error(403, "FORBIDDEN_ORIGIN", f"origin {origin!r} is not allowed"))
-        return
-    if not token_ok(websocket, settings):
-        await websocket.send_denial_response(
-            http_error(401, "UNAUTHORIZED", "a valid token is required (Authorization: Bearer <token> or ?token=)")
-        )
+    refused = refusal(websocket, settings)
+    if refused is not None:
+        await websocket.send_denial_response(http_error(*refused))
         return
     if len(runtime.connections) >= settings.max_connections:
         await websocket.send_denial_response(
@@ -81,5 +78,5 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(HostGuard, settings=settings)],
-        exception_handlers={Exception: internal_error},
+        exception_handlers={RpcError: rpc_error_response, Exception: internal_error},
     )

@@ -1,14 +1,14 @@
 """One WebSocket client: a reader loop, a writer task, a bounded outgoing queue.
 
-Sending (DESIGN §3.4). A publisher must never wait on a client, yet waking a writer task for every
-frame is what makes fan-out slow. So `deliver` (called synchronously by the hub for every
-subscriber, and for every response) starts the socket send in place: on a socket that can take
-the bytes, which is nearly always, the frame is written there and then with no task switch at
-all, just as a plain `for ws in sockets: await ws.send_text(...)` loop would. Only when the send
-has to wait (the client is not reading and the transport buffer is full) does the connection go
-*busy*: the half-started send is handed to this connection's writer task, and later frames queue
-behind it in order. A queue that overflows means a client that stopped reading: it is closed with
-4008 and its memory released at once, while every other client goes on.
+Sending (docs/protocol.md, "Subscriptions and events"). A publisher must never wait on a client,
+yet waking a writer task for every frame is what makes fan-out slow. So `deliver` (called
+synchronously by the hub for every subscriber, and for every response) starts the socket send in
+place: on a socket that can take the bytes, which is nearly always, the frame is written there and
+then with no task switch at all, just as a plain `for ws in sockets: await ws.send_text(...)` loop
+would. Only when the send has to wait (the client is not reading and the transport buffer is full)
+does the connection go *busy*: the half-started send is handed to this connection's writer task,
+and later frames queue behind it in order. A queue that overflows means a client that stopped
+reading: it is closed with 4008 and its memory released at once, while every other client goes on.
 
 Requests run concurrently, at most `max_inflight` tasks per connection; a request beyond that is
 answered -32007 without running. Methods declared inline (they never wait) run in place on the

@@ -1,14 +1,14 @@
 """HTTP routes: JSON-RPC over `POST /rpc`, the health probe, the task API, and the HTTP error shape.
 
 HTTP errors are `{"code": <status>, "error": "<NAME>", "message": "…", "details"?: {…}}`
-(DESIGN §8), so every failure names itself the same way on HTTP as on the WebSocket.
+(docs/protocol.md), so every failure names itself the same way on HTTP as on the WebSocket.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.background import BackgroundTask
@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from canvas_live import __version__
-from canvas_live.protocol.errors import ErrorCode, RpcError
+from canvas_live.protocol.errors import ErrorCode, RpcError, convert_params, misfit
 from canvas_live.protocol.jsonrpc import encode
 from canvas_live.server.methods import learn
 from canvas_live.server.methods.tasks import TaskListParams
 from canvas_live.server.runtime import Context, Runtime
-from canvas_live.server.security import origin_ok, token_ok
+from canvas_live.server.security import refusal
+from canvas_live.services.workflows import ReviewParams
 
 JSON = "application/json"
 
@@ -47,16 +48,8 @@ def runtime_of(request: Request) -> Runtime:
 
 def refused(request: Request, runtime: Runtime) -> Response | None:
     """The answer to a request without the token or from a foreign browser origin; None when it may go on."""
-    if not origin_ok(request, runtime.settings):
-        return http_error(403, "FORBIDDEN_ORIGIN", f"origin {request.headers.get('origin', '')!r} is not allowed")
-    if not token_ok(request, runtime.settings):
-        return unauthorized()
-    return None
-
-
-def unauthorized() -> Response:
-    """401 with a hint on how to present the token."""
-    return http_error(401, "UNAUTHORIZED", "a valid token is required (Authorization: Bearer <token> or ?token=)")
+    why = refusal(request, runtime.settings)
+    return None if why is None else http_error(*why)
 
 
 async def read_body(request: Request, limit: int) -> bytes | Response:
@@ -76,9 +69,9 @@ async def read_body(request: Request, limit: int) -> bytes | Response:
 async def rpc(request: Request) -> Response:
     """`POST /rpc`: the same registry as the WebSocket; subscriptions answer -32010."""
     runtime = runtime_of(request)
-    refusal = refused(request, runtime)
-    if refusal is not None:
-        return refusal
+    denied = refused(request, runtime)
+    if denied is not None:
+        return denied
     body = await read_body(request, runtime.settings.max_message_size)
     if isinstance(body, Response):
         return body
@@ -91,8 +84,9 @@ async def rpc(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """`GET /api/v1/health`: counters from memory only, no disk I/O, so it stays fast under load."""
     runtime = runtime_of(request)
-    if not token_ok(request, runtime.settings):
-        return unauthorized()
+    denied = refused(request, runtime)
+    if denied is not None:
+        return denied
     agents = runtime.agents.stats()
     problems = runtime.problems()
     return json_response(
@@ -141,27 +135,43 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return http_error(500, "INTERNAL_ERROR", "internal error")
 
 
-def rpc_error_response(error: RpcError) -> Response:
-    """An `RpcError` in the HTTP error shape, with the status that matches its code."""
+async def rpc_error_response(request: Request, error: Exception) -> Response:
+    """A contract error raised by a route, in the HTTP error shape with the status that matches its code.
+
+    Installed as the app's handler for `RpcError`, so routes just raise.
+    """
+    assert isinstance(error, RpcError)
     return http_error(_HTTP_STATUS.get(error.code, 500), error.name, error.message, error.data or None)
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def decode_body(data: bytes, kind: type[S], aliases: dict[str, str] | None = None) -> S:
+    """A JSON body as the params type `kind`, older names in `aliases` accepted; -32602 (400) if it does not fit."""
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raise RpcError(ErrorCode.PARSE_ERROR, "parse error: the body is not valid JSON") from None
+    if isinstance(value, dict):
+        for old, new in (aliases or {}).items():
+            if old in value and new not in value:
+                value[new] = value.pop(old)
+    return convert_params(value, kind)
 
 
 Endpoint = Callable[[Request, Runtime], Awaitable[Response]]
 
 
 def api(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """An HTTP API route: the token is checked first, and a contract error becomes the HTTP error shape."""
+    """An HTTP API route: the Origin and the token are checked first (a contract error it raises is
+    answered by the app's `RpcError` handler)."""
 
     @functools.wraps(endpoint)
     async def route(request: Request) -> Response:
         runtime = runtime_of(request)
-        refusal = refused(request, runtime)
-        if refusal is not None:
-            return refusal
-        try:
-            return await endpoint(request, runtime)
-        except RpcError as exc:
-            return rpc_error_response(exc)
+        denied = refused(request, runtime)
+        return denied if denied is not None else await endpoint(request, runtime)
 
     return route
 
@@ -171,9 +181,9 @@ async def tasks_list(request: Request, runtime: Runtime) -> Response:
     """`GET /api/v1/tasks?status=&kind=&canvas=&limit=&before=`: tasks newest first, as `task.list`."""
     query = {key: value for key, value in request.query_params.items() if key != "token"}
     try:
-        params = msgspec.convert(query, TaskListParams, strict=False)
+        params = msgspec.convert(query, TaskListParams, strict=False)  # query values are all strings
     except msgspec.ValidationError as exc:
-        return http_error(400, "INVALID_PARAMS", f"invalid query: {exc}")
+        raise misfit(exc, "invalid query") from None
     return json_response(await runtime.tasks.list(params.query()))
 
 
@@ -189,28 +199,19 @@ async def task_cancel(request: Request, runtime: Runtime) -> Response:
     return json_response(await runtime.tasks.cancel(request.path_params["task_id"]))
 
 
-class ReviewRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """`POST /api/v1/review/generate` body."""
-
-    canvas_name: str
-    node_ids: list[str] | None = None
-
-
 @api
 async def review_generate(request: Request, runtime: Runtime) -> Response:
     """`POST /api/v1/review/generate`: 202 with the task id at once; the job starts once the answer is out.
 
-    The task is recorded before the answer (so its id is real and `GET /api/v1/tasks/{id}` finds
-    it) and started by Starlette's `BackgroundTask` on the response.
+    The body is `review.generate`'s params (`canvas_name` is accepted for `canvas`, as earlier
+    versions named it). The task is recorded before the answer (so its id is real and
+    `GET /api/v1/tasks/{id}` finds it) and started by Starlette's `BackgroundTask` on the response.
     """
     data = await read_body(request, runtime.settings.max_message_size)
     if isinstance(data, Response):
         return data
-    try:
-        body = msgspec.json.decode(data, type=ReviewRequest)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return http_error(400, "INVALID_PARAMS", f"invalid body: {exc}")
-    info = await runtime.workflows.review(body.canvas_name, body.node_ids, start=False)
+    params = decode_body(data, ReviewParams, aliases={"canvas_name": "canvas"})
+    info = await runtime.workflows.review(params, start=False)
     scheduled = learn.scheduled(info)
 
     async def launch() -> None:  # async, so Starlette runs it on the loop rather than in a thread

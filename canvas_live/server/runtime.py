@@ -18,11 +18,10 @@ from canvas_live.protocol.registry import Registry
 from canvas_live.server.builders import build_agent_service, build_task_manager
 from canvas_live.server.settings import Settings
 from canvas_live.services.agents import AgentService
-from canvas_live.services.agents.batch import batch_kind
 from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.hub import Hub, Subscriber, create_hub
 from canvas_live.services.tasks import BackgroundTaskManager
-from canvas_live.services.workflows import Workflows
+from canvas_live.services.workflows import Workflows, task_kinds
 
 
 @dataclass(eq=False)
@@ -78,7 +77,8 @@ class Runtime:
         await self.canvases.start(demo=settings.demo)
         self.agents = await build_agent_service(settings, self.hub)
         self.tasks = build_task_manager(settings, self.hub)
-        self.tasks.register(batch_kind(self.agents))
+        for kind in task_kinds(self.canvases, self.agents):
+            self.tasks.register(kind)
         self.workflows = Workflows(self.canvases, self.agents, self.tasks)
         await self.tasks.start()
 

@@ -1,4 +1,4 @@
-"""Handshake and API guards (DESIGN §11): the Host check, the shared token and the browser Origin check.
+"""Handshake and API guards: the Host check, the shared token and the browser Origin check (docs/protocol.md).
 
 A WebSocket is exempt from the browser's same-origin policy, so any page a learner visits could
 open `ws://127.0.0.1:8765/ws` and drive their vault (cross-site WebSocket hijacking); and a page
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from typing import NamedTuple
 
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
@@ -54,6 +55,23 @@ def origin_ok(connection: HTTPConnection, settings: Settings) -> bool:
     host = connection.headers.get("host")
     scheme = _HTTP_SCHEME.get(connection.url.scheme, "http")
     return host is not None and origin == f"{scheme}://{host}"
+
+
+class Refusal(NamedTuple):
+    """Why a request or handshake may not go on: the HTTP status and the error's name and words."""
+
+    status: int
+    error: str
+    message: str
+
+
+def refusal(connection: HTTPConnection, settings: Settings) -> Refusal | None:
+    """The one guard of every entry point (`/ws` and the HTTP API): a foreign browser Origin, then the token."""
+    if not origin_ok(connection, settings):
+        return Refusal(403, "FORBIDDEN_ORIGIN", f"origin {connection.headers.get('origin', '')!r} is not allowed")
+    if not token_ok(connection, settings):
+        return Refusal(401, "UNAUTHORIZED", "a valid token is required (Authorization: Bearer <token> or ?token=)")
+    return None
 
 
 def is_loopback(host: str) -> bool:

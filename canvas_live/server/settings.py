@@ -45,9 +45,9 @@ class Settings:
     history_size: int = _opt(1000, "events kept per topic for resume")
     shutdown_grace: float = _opt(10.0, "seconds running work gets to finish on shutdown")
     log_level: str = _opt("info", "log level", choices=("critical", "error", "warning", "info", "debug"))
-    # Canvases (DESIGN §4)
+    # Canvases (docs/canvases.md)
     canvas_backups: int = _opt(3, "earlier versions of each canvas kept in <vault>/.canvas-live/backups (0: none)")
-    # Agents and background tasks (DESIGN §5, §6)
+    # Agents and background tasks (docs/architecture.md)
     agents_dir: Path | None = _opt(None, "folder of extra agent definitions (Markdown with front matter)")
     agent_model: str | None = _opt(None, "model of the openai/anthropic backend (an agent's own `model` wins)")
     agent_base_url: str | None = _opt(

@@ -1,10 +1,11 @@
 """The in-process pub/sub hub: topics, per-topic `seq`, bounded history for resume, fan-out.
 
-Delivery model (DESIGN §3.3-3.4): an event is encoded once per publish and the same text goes to
-every subscriber through `Subscriber.deliver`, which must never block: the subscriber owns a
-bounded queue and drops itself when it overflows. Publishing is synchronous so that no publisher
-ever waits on a client. Each topic keeps its last `history_size` frames (within a byte budget); `subscribe` with `since`
-and the current `epoch` replays what a reconnecting client missed before any new event reaches it.
+Delivery model (docs/protocol.md, "Subscriptions and events"): an event is encoded once per publish
+and the same text goes to every subscriber through `Subscriber.deliver`, which must never block:
+the subscriber owns a bounded queue and drops itself when it overflows. Publishing is synchronous
+so that no publisher ever waits on a client. Each topic keeps its last `history_size` frames
+(within a byte budget); `subscribe` with `since` and the current `epoch` replays what a
+reconnecting client missed before any new event reaches it.
 
 `Hub` is the interface a shared engine (Redis) can implement later; `MemoryHub` is the
 single-process engine, chosen by the URL `memory://` in `create_hub`.
@@ -12,9 +13,7 @@ single-process engine, chosen by the URL `memory://` in `create_hub`.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -58,13 +57,6 @@ class Hub(Protocol):
     def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
         """Publish an event now; returns its `seq`."""
 
-    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any], key: str = "") -> None:
-        """Publish a progress-like event at most `coalesce_interval` apart per topic and `key`; the latest wins.
-
-        `key` separates streams sharing a topic (each task's progress on `tasks`), so one busy
-        stream never hides another's latest state.
-        """
-
     def subscribe(
         self, subscriber: Subscriber, topics: Iterable[str], since: Mapping[str, int] | None, epoch: str | None
     ) -> SubscribeResult:
@@ -106,24 +98,12 @@ class _Topic:
             self.history_bytes -= len(history.popleft()[1])
 
 
-class _Pending:
-    """A coalesced event waiting for its topic's interval to pass."""
-
-    __slots__ = ("event", "fields", "handle")
-
-    def __init__(self, event: str, fields: Mapping[str, Any], handle: asyncio.TimerHandle) -> None:
-        self.event = event
-        self.fields = fields
-        self.handle = handle
-
-
 class MemoryHub:
     """The single-process hub engine."""
 
     def __init__(
         self,
         history_size: int = 1000,
-        coalesce_interval: float = 0.05,
         max_topics: int = 10_000,
         epoch: str | None = None,
         history_bytes: int = 16 << 20,
@@ -131,14 +111,10 @@ class MemoryHub:
         self.epoch = epoch or secrets.token_hex(4)
         self.history_size = history_size
         self.history_bytes = history_bytes
-        self.coalesce_interval = coalesce_interval
         self.max_topics = max_topics
         # Topics in least-recently-published order, so the idle ones are evicted first.
         self._topics: OrderedDict[str, _Topic] = OrderedDict()
         self._subscriptions: dict[Subscriber, set[str]] = {}
-        # Coalesced events waiting, and when each stream last sent one: by topic, then stream key.
-        self._pending: dict[str, dict[str, _Pending]] = {}
-        self._last_coalesced: dict[str, dict[str, float]] = {}
         self.published = 0
         # The last seq of each evicted topic (an int a topic, against its history's kilobytes).
         self._evicted: dict[str, int] = {}
@@ -159,59 +135,18 @@ class MemoryHub:
         idle = [name for name, topic in self._topics.items() if not topic.subscribers][:excess]
         for name in idle:
             self._evicted[name] = self._topics.pop(name).seq
-            self._last_coalesced.pop(name, None)
 
     def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
         """Encode once, remember, and hand the same frame to every subscriber of `topic`."""
-        waiting = self._pending.pop(topic, None)
-        if waiting:
-            # Keep the topic's order: the progress that was waiting goes out before this event.
-            sent = self._last_coalesced.setdefault(topic, {})
-            now = time.monotonic()
-            for key, pending in waiting.items():
-                pending.handle.cancel()
-                sent[key] = now
-                self._emit(topic, pending.event, pending.fields)
-        return self._emit(topic, event, fields)
-
-    def _emit(self, name: str, event: str, fields: Mapping[str, Any]) -> int:
-        topic = self._topic(name)
-        self._topics.move_to_end(name)
-        topic.seq += 1
-        frame = encode_event(event, name, topic.seq, fields)
-        topic.remember(topic.seq, frame, self.history_size, self.history_bytes)
+        state = self._topic(topic)
+        self._topics.move_to_end(topic)
+        state.seq += 1
+        frame = encode_event(event, topic, state.seq, fields)
+        state.remember(state.seq, frame, self.history_size, self.history_bytes)
         self.published += 1
-        for subscriber in topic.subscribers:
+        for subscriber in state.subscribers:
             subscriber.deliver(frame)
-        return topic.seq
-
-    def publish_coalesced(self, topic: str, event: str, fields: Mapping[str, Any], key: str = "") -> None:
-        """Leading edge goes out at once; later calls within the interval keep only the latest."""
-        pending = self._pending.get(topic, {}).get(key)
-        if pending is not None:
-            pending.event, pending.fields = event, fields
-            return
-        now = time.monotonic()
-        sent = self._last_coalesced.setdefault(topic, {})
-        wait = sent.get(key, 0.0) + self.coalesce_interval - now
-        if wait <= 0:
-            if len(sent) >= 1024:  # forget streams that have been quiet for a whole interval
-                quiet = now - self.coalesce_interval
-                self._last_coalesced[topic] = sent = {name: at for name, at in sent.items() if at > quiet}
-            sent[key] = now
-            self._emit(topic, event, fields)
-            return
-        handle = asyncio.get_running_loop().call_later(wait, self._flush, topic, key)
-        self._pending.setdefault(topic, {})[key] = _Pending(event, fields, handle)
-
-    def _flush(self, topic: str, key: str) -> None:
-        waiting = self._pending.get(topic, {})
-        pending = waiting.pop(key, None)
-        if not waiting:
-            self._pending.pop(topic, None)
-        if pending is not None:
-            self._last_coalesced.setdefault(topic, {})[key] = time.monotonic()
-            self._emit(topic, pending.event, pending.fields)
+        return state.seq
 
     def subscribe(
         self,
@@ -292,10 +227,7 @@ class MemoryHub:
         }
 
     async def close(self) -> None:
-        """Send every coalesced event still waiting, so no final progress is lost."""
-        for topic, waiting in list(self._pending.items()):
-            for key in list(waiting):
-                self._flush(topic, key)
+        """Nothing is held back, so nothing is left to send."""
 
 
 def create_hub(url: str, history_size: int = 1000) -> Hub:

@@ -11,7 +11,7 @@
 
 import { s } from './dom.js';
 
-/** Colour code → learning state, per palette (DESIGN §4). */
+/** Colour code → learning state, per palette (docs/canvases.md). */
 export const PALETTES = Object.freeze({
   cls: Object.freeze({ 4: 'red', 1: 'red', 3: 'purple', 2: 'green', 6: 'yellow', 5: 'blue' }),
   obsidian: Object.freeze({ 1: 'red', 6: 'purple', 4: 'green', 3: 'yellow', 5: 'blue' }),

@@ -1,4 +1,4 @@
-"""Bindings of the `agent.*` methods (DESIGN §3.2, §5) to the AgentService.
+"""Bindings of the `agent.*` methods (docs/protocol.md, docs/architecture.md) to the AgentService.
 
 `agent.call` answers when the call ends (other requests of the connection go on meanwhile); a call
 that fails after its retries is answered with its contract error (`AGENT_FAILED`, `TIMEOUT`,
@@ -13,13 +13,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from canvas_live.protocol.errors import RpcError
 from canvas_live.protocol.registry import Registry
 from canvas_live.server.runtime import Context
 from canvas_live.services.agents import AgentInfo, AgentResult
-from canvas_live.services.agents.batch import KIND as BATCH_KIND
-
-MAX_BATCH_CALLS = 1000
+from canvas_live.services.workflows import BatchParams
 
 
 class CallParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,20 +25,6 @@ class CallParams(msgspec.Struct, forbid_unknown_fields=True):
     agent: str
     input: dict[str, Any] = {}
     timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
-
-
-class BatchCall(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """One call of a batch; `key` comes back in its `AgentResult` to match results to calls."""
-
-    agent: str
-    input: dict[str, Any] = {}
-    key: str | None = None
-
-
-class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
-    """`agent.batch`: the calls to run concurrently as one background task."""
-
-    calls: Annotated[list[BatchCall], msgspec.Meta(min_length=1, max_length=MAX_BATCH_CALLS)]
 
 
 class BatchScheduled(msgspec.Struct):
@@ -67,12 +50,4 @@ def register(registry: Registry[Context]) -> None:
     @registry.method("agent.batch", params=BatchParams, result=BatchScheduled)
     async def agent_batch(params: BatchParams, ctx: Context) -> BatchScheduled:
         """Run many agent calls as one background task; each result is pushed as `agent.result`."""
-        agents = ctx.runtime.agents
-        for index, call in enumerate(params.calls):
-            try:
-                agents.prepare(call.agent, call.input, f"calls[{index}].input")
-            except RpcError as exc:
-                exc.data.setdefault("field", f"calls[{index}].agent")
-                raise
-        info = await ctx.runtime.tasks.create_task(BATCH_KIND, {"calls": msgspec.to_builtins(params.calls)})
-        return BatchScheduled(info.id)
+        return BatchScheduled((await ctx.runtime.workflows.batch(params)).id)

@@ -1,4 +1,4 @@
-"""Bindings of the `canvas.*` methods (DESIGN §3.2) to the `CanvasService`.
+"""Bindings of the `canvas.*` methods (docs/protocol.md, docs/canvases.md) to the `CanvasService`.
 
 Node and edge objects travel as plain JSON objects, not typed params: JSON Canvas lets them carry
 keys this server does not know, and those must reach the file untouched. The service checks them
@@ -7,6 +7,8 @@ with the same rules it applies to files and names the offending field in -32602.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -119,6 +121,45 @@ class Version(msgspec.Struct):
     version: str
 
 
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One `canvas.*` edit method: what it changes in the draft, and how its answer is built."""
+
+    name: str
+    summary: str
+    params: type[msgspec.Struct]
+    result: type[msgspec.Struct]
+    change: Callable[[Any, Draft], Any]
+    answer: Callable[[Any, str], msgspec.Struct]
+
+    def handler(self) -> Callable[[Any, Context], Awaitable[msgspec.Struct]]:
+        """The method's handler: one edit under the canvas's lock, `if_version` honoured."""
+
+        async def handle(params: Any, ctx: Context) -> msgspec.Struct:
+            value, version = await ctx.runtime.canvases.edit(
+                params.name, lambda draft: self.change(params, draft), params.if_version
+            )
+            return self.answer(value, version)
+
+        handle.__doc__ = self.summary
+        return handle
+
+
+EDITS = (
+    Edit("canvas.addNode", "Add a node; its id is generated when absent.", AddNodeParams, NodeResult,
+         lambda params, draft: draft.add_node(params.node), NodeResult),
+    Edit("canvas.updateNode", "Merge a patch into a node.", UpdateNodeParams, NodeResult,
+         lambda params, draft: draft.update_node(params.id, params.patch), NodeResult),
+    Edit("canvas.deleteNode", "Delete a node and the edges touching it.", DeleteParams, NodeDeleted,
+         lambda params, draft: draft.delete_node(params.id), NodeDeleted),
+    Edit("canvas.addEdge", "Connect two nodes of a canvas.", AddEdgeParams, EdgeResult,
+         lambda params, draft: draft.add_edge(params.edge), EdgeResult),
+    Edit("canvas.deleteEdge", "Delete an edge.", DeleteParams, Version,
+         lambda params, draft: draft.delete_edge(params.id), lambda _, version: Version(version)),
+)  # fmt: skip
+"""The edit methods, each one op (or a node with its edges) applied to a draft and written once."""
+
+
 def register(registry: Registry[Context]) -> None:
     """Bind the canvas methods."""
 
@@ -150,44 +191,5 @@ def register(registry: Registry[Context]) -> None:
         name, version = await ctx.runtime.canvases.create(params.name, params.nodes, params.edges)
         return Created(name, version)
 
-    @registry.method("canvas.addNode", params=AddNodeParams, result=NodeResult)
-    async def add_node(params: AddNodeParams, ctx: Context) -> NodeResult:
-        """Add a node; its id is generated when absent."""
-        node, version = await ctx.runtime.canvases.edit(
-            params.name, lambda draft: draft.add_node(params.node), params.if_version
-        )
-        return NodeResult(node, version)
-
-    @registry.method("canvas.updateNode", params=UpdateNodeParams, result=NodeResult)
-    async def update_node(params: UpdateNodeParams, ctx: Context) -> NodeResult:
-        """Merge a patch into a node."""
-        node, version = await ctx.runtime.canvases.edit(
-            params.name, lambda draft: draft.update_node(params.id, params.patch), params.if_version
-        )
-        return NodeResult(node, version)
-
-    @registry.method("canvas.deleteNode", params=DeleteParams, result=NodeDeleted)
-    async def delete_node(params: DeleteParams, ctx: Context) -> NodeDeleted:
-        """Delete a node and the edges touching it."""
-        deleted, version = await ctx.runtime.canvases.edit(
-            params.name, lambda draft: draft.delete_node(params.id), params.if_version
-        )
-        return NodeDeleted(deleted, version)
-
-    @registry.method("canvas.addEdge", params=AddEdgeParams, result=EdgeResult)
-    async def add_edge(params: AddEdgeParams, ctx: Context) -> EdgeResult:
-        """Connect two nodes of a canvas."""
-        edge, version = await ctx.runtime.canvases.edit(
-            params.name, lambda draft: draft.add_edge(params.edge), params.if_version
-        )
-        return EdgeResult(edge, version)
-
-    @registry.method("canvas.deleteEdge", params=DeleteParams, result=Version)
-    async def delete_edge(params: DeleteParams, ctx: Context) -> Version:
-        """Delete an edge."""
-
-        def change(draft: Draft) -> None:
-            draft.delete_edge(params.id)
-
-        _, version = await ctx.runtime.canvases.edit(params.name, change, params.if_version)
-        return Version(version)
+    for edit in EDITS:
+        registry.method(edit.name, params=edit.params, result=edit.result)(edit.handler())

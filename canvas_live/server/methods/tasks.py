@@ -1,4 +1,4 @@
-"""Bindings of the `task.*` methods (DESIGN §3.2, §6) to the BackgroundTaskManager."""
+"""Bindings of the `task.*` methods (docs/protocol.md, docs/architecture.md) to the BackgroundTaskManager."""
 
 from __future__ import annotations
 

@@ -19,10 +19,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
-import msgspec
 import yaml
 
-from canvas_live.protocol.errors import invalid_params, not_found
+from canvas_live.protocol.errors import convert_params, not_found
 from canvas_live.services.agents.schemas import (
     BUILTIN_SCHEMAS,
     EXPLANATION_STYLES,
@@ -35,8 +34,6 @@ log = logging.getLogger("canvas_live.agents")
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<meta>.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(?P<body>.*)\Z", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_FIELD_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-_FIELD_NAMED = re.compile(r"field `(?P<field>[^`]+)`")
 
 Output = Literal["json", "markdown"]
 
@@ -65,17 +62,7 @@ class AgentDefinition:
 
     def decode_input(self, value: Any, prefix: str = "input") -> Any:
         """Validate a call's input against the agent's input type, or raise -32602 naming the field."""
-        try:
-            return msgspec.convert(value, self.schema.input)
-        except msgspec.ValidationError as exc:
-            message = str(exc)
-            path = _FIELD_PATH.search(message)
-            named = _FIELD_NAMED.search(message)
-            where = path["path"] if path else (named["field"] if named else "")
-            if path:
-                message = message[: path.start()]
-            field = f"{prefix}.{where}" if where else prefix
-            raise invalid_params(f"input does not fit agent {self.name!r}: {message} (at {field})", field) from None
+        return convert_params(value, self.schema.input, f"input does not fit agent {self.name!r}", prefix)
 
 
 def parse_definition(text: str, source: str = "") -> AgentDefinition:

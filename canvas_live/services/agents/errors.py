@@ -1,4 +1,5 @@
-"""ADR-009 error classification: what a failed agent attempt means for retries and the breaker.
+"""Error classification (docs/architecture.md, "Agent failures"): what a failed agent attempt means
+for retries and the breaker.
 
 RETRYABLE: the backend may answer next time (timeouts, connection errors, HTTP 429 and 5xx).
 NON_RETRYABLE: the same request would fail the same way (other 4xx, output that does not fit).
@@ -15,7 +16,7 @@ from canvas_live.protocol.errors import ErrorCode
 
 
 class Category(StrEnum):
-    """The three error classes of ADR-009, as they appear in `ErrorInfo.category`."""
+    """The three error classes, as they appear in `ErrorInfo.category`."""
 
     RETRYABLE = "retryable"
     NON_RETRYABLE = "non_retryable"

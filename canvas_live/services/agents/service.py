@@ -3,7 +3,7 @@
 - One `asyncio.Semaphore(max_concurrent)` bounds the attempts running at once across all clients
   and tasks. A slot is taken for one attempt and given back before any back-off sleep, so a call
   waiting to retry never blocks a call that could run.
-- Failures are classified (ADR-009, `errors.py`); only RETRYABLE ones are retried, with the
+- Failures are classified (`errors.py`, docs/architecture.md); only RETRYABLE ones are retried, with the
   declared tenacity policy (random exponential back-off, bounded attempts and time). A 429's
   `Retry-After` raises the wait to at least that long, within the policy's maximum.
 - The backend's circuit breaker sees every attempt; its changes go out on the `agents` topic.
@@ -37,7 +37,7 @@ log = logging.getLogger("canvas_live.agents")
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """ADR-009's retry policy for RETRYABLE failures, as one declared tenacity object."""
+    """The retry policy for RETRYABLE failures, as one declared tenacity object."""
 
     attempts: int = 5
     max_delay: float = 60.0

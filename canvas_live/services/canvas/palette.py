@@ -1,4 +1,4 @@
-"""Colour codes of a canvas and the learning states they stand for (DESIGN §4).
+"""Colour codes of a canvas and the learning states they stand for (docs/canvases.md).
 
 A learner marks how well they understand a node by its colour. Two conventions exist: `cls` (the
 Canvas Learning System's, the default) and `obsidian` (Obsidian's own presets). A palette maps each

@@ -471,17 +471,17 @@ class CanvasService:
         """Cache a parse, dropping the least recently used ones beyond `cache_bytes`."""
         old = self._cache.pop(name, None)
         if old is not None:
-            self._cached_bytes -= old.state.identity[2]
+            self._cached_bytes -= old.state.identity.size
         self._cache[name] = entry
-        self._cached_bytes += entry.state.identity[2]
+        self._cached_bytes += entry.state.identity.size
         while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
             _, dropped = self._cache.popitem(last=False)
-            self._cached_bytes -= dropped.state.identity[2]
+            self._cached_bytes -= dropped.state.identity.size
 
     def _forget(self, name: str) -> None:
         old = self._cache.pop(name, None)
         if old is not None:
-            self._cached_bytes -= old.state.identity[2]
+            self._cached_bytes -= old.state.identity.size
         self._versions.pop(name, None)
 
     def _seen(self, name: str, version: str) -> bool:

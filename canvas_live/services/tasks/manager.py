@@ -1,14 +1,15 @@
 """The BackgroundTaskManager: long work as tasks with a tracked, persisted, published status.
 
-A task is a runner (an async function of a `TaskContext`) of a registered kind. Its state lives in
-memory while it is unfinished and is written through the task store at every status change, in
-order, by one writer (`TaskWriter`), so a crash loses at most progress, never a task. Status moves
-`pending -> running -> completed | failed | cancelled`; `_finish` is the one place a task becomes
-terminal and refuses to change a terminal one, so a runner that returns after being cancelled, or
-a cancel that races a completion, cannot flip a final state.
+A task is a runner (an async function of a `TaskContext` and the params of its kind) of a
+registered kind. Its state lives in memory while it is unfinished and is written through the task
+store at every status change, in order, by one writer (`TaskWriter`), so a crash loses at most
+progress, never a task. Status moves `pending -> running -> completed | failed | cancelled`;
+`_finish` is the one place a task becomes terminal and refuses to change a terminal one, so a
+runner that returns after being cancelled, or a cancel that races a completion, cannot flip a final
+state.
 
-Events go to `tasks` and `task:<id>`: `task.created`, `task.started`, `task.progress` (coalesced by
-the hub, the latest wins) and the final `task.completed` / `task.failed` / `task.cancelled`, which
+Events go to `tasks` and `task:<id>`: `task.created`, `task.started`, `task.progress` (throttled
+per task, the latest wins) and the final `task.completed` / `task.failed` / `task.cancelled`, which
 is published with `publish` and so is never dropped and follows every progress event.
 """
 
@@ -20,7 +21,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -42,6 +43,8 @@ CANCEL_GRACE = 5.0
 PROGRESS_INTERVAL = 0.05
 """Seconds between two progress events of one task (about 20 per second, as the contract says)."""
 
+T = TypeVar("T")
+
 _FINAL_EVENT = {
     TaskStatus.COMPLETED: "task.completed",
     TaskStatus.FAILED: "task.failed",
@@ -61,13 +64,8 @@ class TaskContext:
         """The task's id."""
         return self._active.info.id
 
-    @property
-    def params(self) -> dict[str, Any]:
-        """The params the task was created with."""
-        return self._active.info.params
-
     def progress(self, done: int, total: int, message: str | None = None) -> None:
-        """Report progress; events are coalesced, the latest wins. Ignored once the task is finished."""
+        """Report progress; events are throttled, the latest wins. Ignored once the task is finished."""
         self._manager._progress(self._active, Progress(done, total, message))
 
     def publish(self, event: str, fields: Mapping[str, Any]) -> None:
@@ -75,35 +73,41 @@ class TaskContext:
         if not self._active.info.status.terminal:
             self._manager.hub.publish(f"task:{self.task_id}", event, {"task_id": self.task_id, **fields})
 
-    async def final(self, step: Awaitable[Any], result: Any) -> Any:
-        """Take the task's last step, the one a learner sees (writing its canvas), and complete with `result`.
+    async def final(self, step: Awaitable[T], planned: Any = None) -> T:
+        """Take the task's last step, the one a learner sees (writing a canvas): its outcome is the task's.
 
         The step and the completion are one: a cancel that arrives during it waits for it and finds
         the task completed; a time limit or a shutdown that cuts in still records it completed, since
-        the step is taken to its end. `result` is recorded first, while the task still runs, so that
-        after a crash during the step the kind's `recover` can tell from the disk whether it landed.
-        A step that fails (a name taken meanwhile) leaves the task running, to try again or fail.
+        the step is taken to its end. With `planned` (the result the step will complete with), that
+        result is recorded first, while the task still runs, so that after a crash during the step
+        the kind's `recover` can tell from the disk whether it landed. A step that fails (a name
+        taken meanwhile) leaves the task running, to try again or fail.
         """
         active = self._active
         active.committing = True
         try:
-            await self._manager._writer.save(msgspec.structs.replace(active.info, result=result))
-            await step
+            if planned is not None:
+                await self._manager._writer.save(msgspec.structs.replace(active.info, result=planned))
+            outcome = await step
         finally:
             active.committing = False
-        active.committed = (result,)
-        return result
+        active.committed = (outcome,)
+        return outcome
 
 
-Runner = Callable[[TaskContext], Awaitable[Any]]
+P = TypeVar("P", bound=msgspec.Struct)
 
-
+Runner = Callable[[TaskContext, P], Awaitable[Any]]
 Recover = Callable[[TaskInfo], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
-class TaskKind:
-    """A kind of task: its runner and, optionally, its own time limit and a way to recover it.
+class TaskKind(Generic[P]):
+    """A kind of task: its params type, its runner and, optionally, its own time limit and a way to recover it.
+
+    The params type is the one description of the kind's input: the JSON-RPC method and the HTTP
+    route decode requests into it, the task record stores it (as `TaskInfo.params`), and the
+    runner receives that very instance, validated once, before the task existed.
 
     `recover(info)` is asked, at start-up, about a task of this kind that a crash cut off during
     its `TaskContext.final` step (its record holds the result it was completing with): whether the
@@ -111,7 +115,8 @@ class TaskKind:
     """
 
     name: str
-    runner: Runner
+    params: type[P]
+    runner: Runner[P]
     timeout: float | None = None
     recover: Recover | None = None
 
@@ -133,7 +138,8 @@ class _Active:
     """An unfinished task, or a finished one whose final record is not written yet (`done` is then unset)."""
 
     info: TaskInfo
-    kind: TaskKind
+    kind: TaskKind[Any]
+    params: msgspec.Struct
     done: asyncio.Event = field(default_factory=asyncio.Event)
     runner: asyncio.Task[None] | None = None
     progress_sent: float = 0.0
@@ -150,7 +156,7 @@ class BackgroundTaskManager:
         self.store = store
         self.hub = hub
         self.config = config
-        self.kinds: dict[str, TaskKind] = {}
+        self.kinds: dict[str, TaskKind[Any]] = {}
         self._active: dict[str, _Active] = {}
         self._writer = TaskWriter(store, on_final=self._forget)
         self._pruner: asyncio.Task[None] | None = None
@@ -158,7 +164,7 @@ class BackgroundTaskManager:
         self.problem: ErrorInfo | None = None
         """Why the store could not be brought up to date at start-up (a full or read-only disk), if so."""
 
-    def register(self, kind: TaskKind) -> None:
+    def register(self, kind: TaskKind[Any]) -> None:
         """Make a kind of task available to `create_task`."""
         if kind.name in self.kinds:
             raise ValueError(f"task kind {kind.name!r} registered twice")
@@ -233,7 +239,7 @@ class BackgroundTaskManager:
     # -- the life of a task -------------------------------------------------------------------
 
     async def create_task(
-        self, kind: str, params: dict[str, Any], canvas: str | None = None, *, start: bool = True
+        self, kind: str, params: msgspec.Struct, canvas: str | None = None, *, start: bool = True
     ) -> TaskInfo:
         """Record a new pending task, durably, then start it; returns its first state.
 
@@ -246,8 +252,11 @@ class BackgroundTaskManager:
         if self.problem is not None:
             await self._settle_unfinished()  # the disk may have room again; if not, STORAGE is the answer
         task_kind = self.kinds[kind]
-        info = TaskInfo(secrets.token_hex(8), kind, TaskStatus.PENDING, Progress(0, 0), params, utc_iso(), canvas)
-        active = _Active(info, task_kind)
+        if not isinstance(params, task_kind.params):
+            raise TypeError(f"{kind} takes {task_kind.params.__name__}, not {type(params).__name__}")
+        stored = msgspec.to_builtins(params)
+        info = TaskInfo(secrets.token_hex(8), kind, TaskStatus.PENDING, Progress(0, 0), stored, utc_iso(), canvas)
+        active = _Active(info, task_kind, params)
         self._active[info.id] = active
         try:
             await self._writer.save(info)
@@ -290,7 +299,7 @@ class BackgroundTaskManager:
         limit = self.config.timeouts.get(info.kind, active.kind.timeout or self.config.default_timeout)
         try:
             async with asyncio.timeout(limit):
-                result = await active.kind.runner(TaskContext(self, active))
+                result = await active.kind.runner(TaskContext(self, active), active.params)
         except (asyncio.CancelledError, TimeoutError) as exc:
             if active.committed is not None:  # the final step landed before the stop: that is the outcome
                 self._finish(active, TaskStatus.COMPLETED, result=active.committed[0])
@@ -311,9 +320,9 @@ class BackgroundTaskManager:
     def _progress(self, active: _Active, progress: Progress) -> None:
         """Record progress; send it at most every `PROGRESS_INTERVAL` per task, the latest winning.
 
-        The hub coalesces too, but `task:<id>` also carries `agent.result`, and a plain publish
-        flushes the topic's waiting progress first to keep the order: without this throttle a
-        batch would send one progress event per result.
+        This is the one place progress is throttled: each task has its own timer, so one busy task
+        never hides another's latest progress on `tasks`, and the final event cancels the timer
+        and carries the final progress itself.
         """
         if active.info.status.terminal:
             return
@@ -339,8 +348,8 @@ class BackgroundTaskManager:
             "status": info.status.value,
             **msgspec.to_builtins(info.progress),
         }
-        self.hub.publish_coalesced("tasks", "task.progress", fields, key=info.id)
-        self.hub.publish_coalesced(f"task:{info.id}", "task.progress", fields)
+        self.hub.publish("tasks", "task.progress", fields)
+        self.hub.publish(f"task:{info.id}", "task.progress", fields)
 
     def _finish(
         self, active: _Active, status: TaskStatus, *, result: Any = None, error: ErrorInfo | None = None

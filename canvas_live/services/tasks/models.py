@@ -1,4 +1,4 @@
-"""Task records as the wire and the store carry them (DESIGN §3.2 `TaskInfo`)."""
+"""Task records as the wire and the store carry them (`TaskInfo`, docs/protocol.md)."""
 
 from __future__ import annotations
 

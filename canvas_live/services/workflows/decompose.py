@@ -11,12 +11,11 @@ from the source to each question and from each question to its answer: one write
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from canvas_live.protocol.errors import invalid_params, not_found
-from canvas_live.services.agents.batch import ResultReporter
 from canvas_live.services.agents.schemas import DecompositionOutput
 from canvas_live.services.agents.service import AgentService, failure
 from canvas_live.services.canvas.edit import Draft
@@ -25,6 +24,7 @@ from canvas_live.services.canvas.palette import Palette
 from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskKind
 from canvas_live.services.workflows.layout import Rect, obstacles, place_right_of
+from canvas_live.services.workflows.report import ResultReporter
 from canvas_live.services.workflows.text import (
     headline,
     is_chinese,
@@ -54,6 +54,14 @@ class AddedQuestion(msgspec.Struct):
     id: str
     answer_id: str
     text: str
+
+
+class DecomposeParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`learn.decompose`: one node; `depth` defaults to basic for red, deep for purple."""
+
+    canvas: str
+    node_id: str
+    depth: Literal["basic", "deep"] | None = None
 
 
 class DecomposeResult(msgspec.Struct):
@@ -116,13 +124,12 @@ def _add_questions(draft: Draft, palette: Palette, node_id: str, output: Decompo
     return added
 
 
-def decompose_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
+def decompose_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[DecomposeParams]:
     """The `learn.decompose` task kind over these services."""
 
-    async def run(ctx: TaskContext) -> DecomposeResult:
-        params = ctx.params
-        view = await canvases.read(params["canvas"])
-        plan = plan_decompose(view.document, canvases.palette, params["node_id"], params.get("depth"))
+    async def run(ctx: TaskContext, params: DecomposeParams) -> DecomposeResult:
+        view = await canvases.read(params.canvas)
+        plan = plan_decompose(view.document, canvases.palette, params.node_id, params.depth)
         report = ResultReporter(ctx, 1, f"{plan.agent} on {plan.node_id}")
         result = await agents.run(agents.prepare(plan.agent, plan.input), key=plan.node_id)
         report(result)
@@ -131,9 +138,13 @@ def decompose_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         output = result.output
         assert isinstance(output, DecompositionOutput)
         palette = canvases.palette
-        added, version = await canvases.edit(
-            view.name, lambda draft: _add_questions(draft, palette, plan.node_id, output)
-        )
-        return DecomposeResult(plan.node_id, plan.depth, added, version)
 
-    return TaskKind(KIND, run)
+        async def write() -> DecomposeResult:
+            added, version = await canvases.edit(
+                view.name, lambda draft: _add_questions(draft, palette, plan.node_id, output)
+            )
+            return DecomposeResult(plan.node_id, plan.depth, added, version)
+
+        return await ctx.final(write())
+
+    return TaskKind(KIND, DecomposeParams, run)

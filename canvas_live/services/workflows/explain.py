@@ -17,7 +17,6 @@ from typing import Any
 import msgspec
 
 from canvas_live.protocol.errors import invalid_params, not_found
-from canvas_live.services.agents.batch import ResultReporter
 from canvas_live.services.agents.schemas import EXPLANATION_STYLES
 from canvas_live.services.agents.service import AgentService, failure
 from canvas_live.services.canvas.edit import Draft
@@ -27,11 +26,20 @@ from canvas_live.services.canvas.palette import Palette
 from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskKind
 from canvas_live.services.workflows.layout import MARGIN, Rect, obstacles, place_right_of
+from canvas_live.services.workflows.report import ResultReporter
 from canvas_live.services.workflows.text import headline, joined, material_parents, text_node, yellow_notes
 
 KIND = "learn.explain"
 _UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 TEXT_W, TEXT_H, FILE_W = 480, 360, 400
+
+
+class ExplainParams(msgspec.Struct, forbid_unknown_fields=True):
+    """`learn.explain`: one node and one of the six explanation styles."""
+
+    canvas: str
+    node_id: str
+    style: str
 
 
 class ExplainResult(msgspec.Struct):
@@ -100,13 +108,12 @@ def _add_nodes(draft: Draft, palette: Palette, node_id: str, style: str, text: s
     return explanation["id"], opened["id"]
 
 
-def explain_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
+def explain_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[ExplainParams]:
     """The `learn.explain` task kind over these services."""
 
-    async def run(ctx: TaskContext) -> ExplainResult:
-        params = ctx.params
-        node_id, style = params["node_id"], params["style"]
-        view = await canvases.read(params["canvas"])
+    async def run(ctx: TaskContext, params: ExplainParams) -> ExplainResult:
+        node_id, style = params.node_id, params.style
+        view = await canvases.read(params.canvas)
         value = plan_explain(view.document, canvases.palette, node_id, style)
         report = ResultReporter(ctx, 1, f"{style} explanation of {node_id}")
         result = await agents.run(agents.prepare(style, value), key=node_id)
@@ -118,14 +125,18 @@ def explain_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         root = canvases.vault.root
         note = await asyncio.to_thread(_write_note, canvases.vault, view.name, style, node_id, body)
         palette = canvases.palette
-        try:
-            (explanation_id, file_node_id), version = await canvases.edit(
-                view.name, lambda draft: _add_nodes(draft, palette, node_id, style, text, note)
-            )
-        except BaseException:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread((root / note).unlink)
-            raise
-        return ExplainResult(node_id, style, note, explanation_id, file_node_id, version)
 
-    return TaskKind(KIND, run)
+        async def write() -> ExplainResult:
+            try:
+                (explanation_id, file_node_id), version = await canvases.edit(
+                    view.name, lambda draft: _add_nodes(draft, palette, node_id, style, text, note)
+                )
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread((root / note).unlink)
+                raise
+            return ExplainResult(node_id, style, note, explanation_id, file_node_id, version)
+
+        return await ctx.final(write())
+
+    return TaskKind(KIND, ExplainParams, run)

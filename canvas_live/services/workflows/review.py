@@ -26,7 +26,6 @@ from typing import Any
 import msgspec
 
 from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params
-from canvas_live.services.agents.batch import ResultReporter
 from canvas_live.services.agents.calls import AgentResult
 from canvas_live.services.agents.schemas import VerificationOutput, VerificationQuestion
 from canvas_live.services.agents.service import AgentService
@@ -36,6 +35,7 @@ from canvas_live.services.canvas.palette import Palette
 from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskInfo, TaskKind
 from canvas_live.services.workflows.layout import Rect
+from canvas_live.services.workflows.report import ResultReporter
 from canvas_live.services.workflows.text import (
     headline,
     is_chinese,
@@ -81,6 +81,14 @@ class Target:
         if self.parent_content:
             node["parent_content"] = self.parent_content
         return {"nodes": [node]}
+
+
+class ReviewParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`review.generate`: the source canvas; by default its red and purple text nodes."""
+
+    canvas: str
+    node_ids: list[str] | None = None
+    colors: list[str] | None = None
 
 
 class FailedNode(msgspec.Struct):
@@ -253,13 +261,12 @@ def _with_ids(
     return nodes, edges
 
 
-def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
+def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[ReviewParams]:
     """The `review.generate` task kind over these services."""
 
-    async def run(ctx: TaskContext) -> ReviewResult:
-        params = ctx.params
-        source = await canvases.read(params["canvas"])
-        targets = select_targets(source.document, canvases.palette, params.get("node_ids"), params.get("colors"))
+    async def run(ctx: TaskContext, params: ReviewParams) -> ReviewResult:
+        source = await canvases.read(params.canvas)
+        targets = select_targets(source.document, canvases.palette, params.node_ids, params.colors)
         agent = "verification-question"
         requests = [(agents.prepare(agent, target.agent_input()), target.node_id) for target in targets]
         results = await agents.call_agents_batch(requests, ResultReporter(ctx, len(targets), "asking for questions"))
@@ -277,8 +284,13 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
         for attempt in range(1, 1000):
             name = base if attempt == 1 else f"{base}-{attempt}"
             result = ReviewResult(name, f"{name}.canvas", count, groups, failed)
+
+            async def write(name: str = name, result: ReviewResult = result) -> ReviewResult:
+                await canvases.create(name, nodes, edges)
+                return result
+
             try:
-                return await ctx.final(canvases.create(name, nodes, edges), result)  # type: ignore[no-any-return]
+                return await ctx.final(write(), planned=result)
             except RpcError as exc:
                 if exc.code is not ErrorCode.CONFLICT:
                     raise
@@ -292,4 +304,4 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
             return False
         return bool(view.document.nodes) and view.document.nodes[0].get(MARK) == info.id
 
-    return TaskKind(KIND, run, recover=recover)
+    return TaskKind(KIND, ReviewParams, run, recover=recover)

@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 
 from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params, not_found
-from canvas_live.services.agents.batch import ResultReporter
 from canvas_live.services.agents.schemas import ScoringOutput
 from canvas_live.services.agents.service import AgentService
 from canvas_live.services.canvas.edit import Draft
@@ -27,6 +26,7 @@ from canvas_live.services.canvas.palette import Palette
 from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskKind
 from canvas_live.services.workflows.layout import Rect, obstacles, place_right_of
+from canvas_live.services.workflows.report import ResultReporter
 from canvas_live.services.workflows.review import FailedNode
 from canvas_live.services.workflows.text import is_chinese, joined, material_parents, node_text
 
@@ -42,6 +42,13 @@ def state_for(total: int) -> str:
     if total >= 60:
         return "purple"
     return "red"
+
+
+class ScoreParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`learn.score`: the explanations to score; by default every yellow node with text."""
+
+    canvas: str
+    node_ids: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +171,12 @@ def _feedback_node(draft: Draft, answer_id: str) -> str | None:
     return None
 
 
-def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
+def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[ScoreParams]:
     """The `learn.score` task kind over these services."""
 
-    async def run(ctx: TaskContext) -> ScoreResult:
-        params = ctx.params
-        view = await canvases.read(params["canvas"])
-        answers, unscorable = plan_score(view.document, canvases.palette, params.get("node_ids"))
+    async def run(ctx: TaskContext, params: ScoreParams) -> ScoreResult:
+        view = await canvases.read(params.canvas)
+        answers, unscorable = plan_score(view.document, canvases.palette, params.node_ids)
         results = await agents.call_agents_batch(
             [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers],
             ResultReporter(ctx, len(answers), "scoring"),
@@ -190,7 +196,11 @@ def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind:
                 failed_nodes=msgspec.to_builtins(failed),
             )  # fmt: skip
         palette = canvases.palette
-        applied, version = await canvases.edit(view.name, lambda draft: _apply(draft, palette, scored))
-        return ScoreResult(applied, unscorable, failed, version)
 
-    return TaskKind(KIND, run)
+        async def write() -> ScoreResult:
+            applied, version = await canvases.edit(view.name, lambda draft: _apply(draft, palette, scored))
+            return ScoreResult(applied, unscorable, failed, version)
+
+        return await ctx.final(write())
+
+    return TaskKind(KIND, ScoreParams, run)

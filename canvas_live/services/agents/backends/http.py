@@ -2,7 +2,7 @@
 
 The API key is read from an environment variable when the backend is built and only ever put in a
 request header; error messages carry the provider's own message with the key scrubbed out. HTTP
-status is classified per ADR-009 (429/5xx retryable, 401/403 fatal, other 4xx not retryable), and
+status is classified as docs/architecture.md says (429/5xx retryable, 401/403 fatal, other 4xx not retryable), and
 a 429's `Retry-After` is passed on so the retry policy can wait at least that long.
 """
 
