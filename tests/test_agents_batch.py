@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Client, LiveServer, open_client
+from tests.support.client import Client, open_client
+from tests.support.server import LiveServer
 
 ORAL = {"agent": "oral", "input": {"concept": "导数", "material_content": "导数是函数的瞬时变化率。"}}
 

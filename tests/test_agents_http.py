@@ -9,7 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.conftest import FakeProvider, LiveServer, Reply, RpcError, open_client
+from tests.support.client import RpcError, open_client
+from tests.support.provider import FakeProvider, Reply
+from tests.support.server import LiveServer
 
 KEY = "sk-test-0123456789abcdef"
 SCORE = {

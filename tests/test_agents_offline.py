@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Client, LiveServer, RpcError, open_client
+from tests.support.client import Client, RpcError, open_client
+from tests.support.server import LiveServer
 
 DERIVATIVE = (
     "导数是函数在某一点的瞬时变化率。函数f在点x0处的导数定义为极限。如果这个极限存在，则称函数在该点可导。"

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import BrowserPage, LiveServer
+from tests.support.browser import BrowserPage
+from tests.support.server import LiveServer
 
 
 def rpc(live: LiveServer, method: str, params: dict[str, Any]) -> Any:

@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
-from tests.conftest import BrowserPage, LiveServer, open_client
+from tests.support.browser import BrowserPage
+from tests.support.client import open_client
+from tests.support.server import LiveServer
 
 NEWEST = "离散数学-命题逻辑"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Client, RpcError, ordered
+from tests.support.canvases import ordered
+from tests.support.client import Client, RpcError
 
 TEXT = '{"id":"n1","type":"text","text":"t","x":0,"y":0,"width":10,"height":10}'
 

@@ -24,7 +24,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from canvas_live.services.canvas.format import parse
-from tests.conftest import CANVAS_FIXTURES, Client, ordered
+from tests.support.canvases import CANVAS_FIXTURES, ordered
+from tests.support.client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 OBSIDIAN_LAYOUT = {"jsoncanvas-sample.canvas", "obsidian-layout.canvas"}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Client, LiveServer, open_client
+from tests.support.client import Client, open_client
+from tests.support.server import LiveServer
 
 NODE = '{"id":"n1","type":"text","text":"t","x":0,"y":0,"width":10,"height":10}'
 

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CANVAS_FIXTURES, Client, LiveServer, RpcError, on_server_loop, open_client
+from tests.support.canvases import CANVAS_FIXTURES
+from tests.support.client import Client, RpcError, open_client
+from tests.support.server import LiveServer, on_server_loop
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 

@@ -25,7 +25,8 @@ import pytest
 from canvas_live.services.canvas import files as canvas_files
 from canvas_live.services.canvas.files import content_version
 from canvas_live.services.canvas.format import parse
-from tests.conftest import Client, LiveServer, RpcError, open_client
+from tests.support.client import Client, RpcError, open_client
+from tests.support.server import LiveServer
 
 ROUNDS = 200
 NODES = 3000

@@ -11,7 +11,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.conftest import Client, LiveServer, open_client
+from tests.support.client import Client, open_client
+from tests.support.server import LiveServer
 
 
 async def test_requests_beyond_max_inflight_fail_fast(make_server: Callable[..., LiveServer]) -> None:

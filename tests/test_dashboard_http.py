@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from canvas_live.server.dashboard import WEB_DIR
-from tests.conftest import LiveServer
+from tests.support.server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

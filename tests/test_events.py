@@ -11,7 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from canvas_live.services.hub import MemoryHub
-from tests.conftest import Client, LiveServer, RpcError, open_client
+from tests.support.client import Client, RpcError, open_client
+from tests.support.server import LiveServer
 
 
 def publish(live: LiveServer, topic: str, count: int, event: str = "task.progress", start: int = 0) -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.support.server import LiveServer
 
 
 async def test_rpc_over_http(http: httpx.AsyncClient) -> None:

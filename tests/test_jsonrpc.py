@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Client, LiveServer, RpcError
+from tests.support.client import Client, RpcError
+from tests.support.server import LiveServer
 
 
 def error_of(reply: dict[str, Any]) -> tuple[int, Any]:

@@ -10,7 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import LiveServer, open_client
+from tests.support.client import open_client
+from tests.support.server import LiveServer
 
 SECRET = "s3cr3t-token-value"
 

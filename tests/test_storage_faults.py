@@ -18,7 +18,8 @@ import pytest
 
 from canvas_live.services.tasks.models import Progress, TaskInfo, TaskStatus
 from canvas_live.services.tasks.store import SqliteTaskStore
-from tests.conftest import LiveServer, RpcError, open_client
+from tests.support.client import RpcError, open_client
+from tests.support.server import LiveServer
 
 NODE = {"type": "text", "text": "材料", "color": "4"}
 ORAL = {"agent": "oral", "input": {"concept": "导数", "material_content": "导数是函数的瞬时变化率。"}}

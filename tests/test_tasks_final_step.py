@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, RpcError, open_client
+from tests.support.client import RpcError, open_client
+from tests.support.server import LiveServer
 from tests.test_canvas_fidelity import free_port, start_server
 from tests.test_workflows import EN, LEARNING, ZH
 

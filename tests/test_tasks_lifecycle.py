@@ -13,7 +13,8 @@ import pytest
 from canvas_live.protocol.errors import ErrorCode
 from canvas_live.protocol.errors import RpcError as ServerRpcError
 from canvas_live.services.tasks import TaskContext, TaskKind
-from tests.conftest import Client, LiveServer, RpcError, on_server_loop, open_client
+from tests.support.client import Client, RpcError, open_client
+from tests.support.server import LiveServer, on_server_loop
 
 ORAL = {"agent": "oral", "input": {"concept": "x"}}
 

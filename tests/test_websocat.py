@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
+from tests.support.server import LiveServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

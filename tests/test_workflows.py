@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CANVAS_FIXTURES, Client, LiveServer, RpcError, open_client
+from tests.support.canvases import CANVAS_FIXTURES
+from tests.support.client import Client, RpcError, open_client
+from tests.support.server import LiveServer
 
 LEARNING = CANVAS_FIXTURES / "learning"
 EN, ZH = "thermodynamics", "离散数学"

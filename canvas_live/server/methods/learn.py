@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import msgspec
 
 from canvas_live.protocol.registry import Registry
 from canvas_live.server.runtime import Context
 from canvas_live.services.tasks import TaskInfo
-from canvas_live.services.workflows import DecomposeParams, ExplainParams, ReviewParams, ScoreParams
+from canvas_live.services.workflows import DecomposeParams, ExplainParams, ReviewParams, ScoreParams, Workflows
 
 
 class Scheduled(msgspec.Struct):
@@ -23,25 +26,30 @@ def scheduled(info: TaskInfo) -> Scheduled:
     return Scheduled(info.id, "scheduled", f"{info.kind} of {info.canvas!r} scheduled; follow task:{info.id}")
 
 
+Start = Callable[[Workflows, Any], Awaitable[TaskInfo]]
+
+WORKFLOWS: tuple[tuple[str, type[msgspec.Struct], Start, str], ...] = (
+    ("review.generate", ReviewParams, Workflows.review,
+     "Build a review canvas (检验白板) of recall questions in the background."),
+    ("learn.decompose", DecomposeParams, Workflows.decompose,
+     "Break a node into guiding questions with empty answer nodes beside it."),
+    ("learn.score", ScoreParams, Workflows.score,
+     "Score the learner's explanations and recolour the questions they answer."),
+    ("learn.explain", ExplainParams, Workflows.explain,
+     "Write an explanation of a node as a note and link it on the canvas."),
+)  # fmt: skip
+"""Each workflow method: its name, its params (the task kind's), what starts it, and its summary."""
+
+
+def _binding(start: Start, summary: str) -> Callable[[Any, Context], Awaitable[Scheduled]]:
+    async def handle(params: Any, ctx: Context) -> Scheduled:
+        return scheduled(await start(ctx.runtime.workflows, params))
+
+    handle.__doc__ = summary
+    return handle
+
+
 def register(registry: Registry[Context]) -> None:
     """Bind the workflow methods."""
-
-    @registry.method("review.generate", params=ReviewParams, result=Scheduled)
-    async def review_generate(params: ReviewParams, ctx: Context) -> Scheduled:
-        """Build a review canvas (检验白板) of recall questions in the background."""
-        return scheduled(await ctx.runtime.workflows.review(params))
-
-    @registry.method("learn.decompose", params=DecomposeParams, result=Scheduled)
-    async def learn_decompose(params: DecomposeParams, ctx: Context) -> Scheduled:
-        """Break a node into guiding questions with empty answer nodes beside it."""
-        return scheduled(await ctx.runtime.workflows.decompose(params))
-
-    @registry.method("learn.score", params=ScoreParams, result=Scheduled)
-    async def learn_score(params: ScoreParams, ctx: Context) -> Scheduled:
-        """Score the learner's explanations and recolour the questions they answer."""
-        return scheduled(await ctx.runtime.workflows.score(params))
-
-    @registry.method("learn.explain", params=ExplainParams, result=Scheduled)
-    async def learn_explain(params: ExplainParams, ctx: Context) -> Scheduled:
-        """Write an explanation of a node as a note and link it on the canvas."""
-        return scheduled(await ctx.runtime.workflows.explain(params))
+    for name, params, start, summary in WORKFLOWS:
+        registry.method(name, params=params, result=Scheduled)(_binding(start, summary))

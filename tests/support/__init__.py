@@ -1,0 +1,1 @@
+"""Helpers of the suite: the live server, its clients, a fake model provider, the browser."""
