@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest --cov --cov-report=term -q
+	$(BIN)/pytest -n auto --cov --cov-report=term -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.rpc_roundtrip
