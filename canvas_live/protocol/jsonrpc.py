@@ -94,8 +94,21 @@ def parse_frame(data: bytes | str, max_batch: int) -> Parsed | Batch:
     """Parse one WebSocket frame or HTTP body into a request, a batch, or an error to send.
 
     An error is answered with the id `request_id_of` gives: null unless the invalid object had
-    a usable one.
+    a usable one. JSON nested deeper than the decoder goes (about a thousand levels) is an invalid
+    request, answered like any other: the connection goes on.
     """
+    try:
+        return _parse_frame(data, max_batch)
+    except RecursionError:
+        return too_deep()
+
+
+def too_deep() -> RpcError:
+    """-32600 for JSON nested deeper than the decoder goes."""
+    return RpcError(ErrorCode.INVALID_REQUEST, "invalid request: the JSON is nested too deeply")
+
+
+def _parse_frame(data: bytes | str, max_batch: int) -> Parsed | Batch:
     try:
         return _checked(_request_decoder.decode(data))
     except (msgspec.ValidationError, msgspec.DecodeError):

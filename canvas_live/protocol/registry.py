@@ -25,6 +25,7 @@ from canvas_live.protocol.jsonrpc import (
     encode_success,
     parse_frame,
     request_id_of,
+    too_deep,
 )
 
 log = logging.getLogger("canvas_live.rpc")
@@ -59,6 +60,10 @@ class Method(Generic[Ctx]):
             return msgspec.json.decode(raw, type=self.params)
         except msgspec.ValidationError as exc:
             raise misfit(exc) from None
+        except msgspec.DecodeError:  # e.g. invalid UTF-8 inside the params of a binary frame
+            raise RpcError(ErrorCode.PARSE_ERROR, "parse error: the params are not valid JSON") from None
+        except RecursionError:
+            raise too_deep() from None
 
     def _by_position(self, values: list[Any]) -> Any:
         assert self.params is not None

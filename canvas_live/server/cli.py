@@ -11,6 +11,7 @@ import uvicorn
 
 from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
+from canvas_live.server.security import mask_tokens_in_logs
 from canvas_live.server.settings import Settings, add_arguments, load_settings
 
 
@@ -36,7 +37,9 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
 def uvicorn_config(settings: Settings, **overrides: object) -> uvicorn.Config:
     """A uvicorn configuration serving canvas-live with `settings`."""
     options = uvicorn_options(settings) | overrides
-    return uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
+    mask_tokens_in_logs()  # after uvicorn set up its loggers
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:

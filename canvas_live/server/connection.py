@@ -18,6 +18,7 @@ reader, which with the in-place send makes a `ping` cost no task switch at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import Coroutine
@@ -96,6 +97,8 @@ class Connection:
         self._stalled: Send | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
+        self._load = 0
+        """Calls running: a request counts one, a batch one per call."""
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
 
@@ -203,8 +206,10 @@ class Connection:
         if registry.answers_at_once(parsed):
             await self._run(parsed)
             return
+        # Every call of a batch counts; a batch larger than the limit may still run alone.
         limit = self.runtime.settings.max_inflight
-        if len(self._requests) >= limit:
+        weight = len(parsed.items) if isinstance(parsed, Batch) else 1
+        if self._load and self._load + weight > limit:
             error = RpcError(
                 ErrorCode.OVERLOADED, f"at most {limit} requests may run at once on a connection", retry_after=0.1
             )
@@ -214,7 +219,12 @@ class Connection:
             return
         task = asyncio.create_task(self._run(parsed))
         self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
+        self._load += weight
+        task.add_done_callback(functools.partial(self._done, weight=weight))
+
+    def _done(self, task: asyncio.Task[None], weight: int) -> None:
+        self._requests.discard(task)
+        self._load -= weight
 
     async def _run(self, parsed: Parsed | Batch) -> None:
         response = await self.runtime.registry.answer(parsed, self.context, websocket=True)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from canvas_live import __version__
 from canvas_live.protocol.errors import ErrorCode, RpcError, convert_params, misfit
-from canvas_live.protocol.jsonrpc import encode
+from canvas_live.protocol.jsonrpc import encode, too_deep
 from canvas_live.server.methods import learn
 from canvas_live.server.methods.tasks import TaskListParams
 from canvas_live.server.runtime import Context, Runtime
@@ -153,6 +153,8 @@ def decode_body(data: bytes, kind: type[S], aliases: dict[str, str] | None = Non
         value = msgspec.json.decode(data)
     except msgspec.DecodeError:
         raise RpcError(ErrorCode.PARSE_ERROR, "parse error: the body is not valid JSON") from None
+    except RecursionError:
+        raise too_deep() from None
     if isinstance(value, dict):
         for old, new in (aliases or {}).items():
             if old in value and new not in value:

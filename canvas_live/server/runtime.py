@@ -39,8 +39,11 @@ class Runtime:
     """The open WebSocket connections (each one a hub subscriber)."""
     started_at: float = field(default_factory=time.monotonic)
     connections_total: int = 0
+    batch_calls: dict[Subscriber, int] = field(default_factory=dict)
+    """Agent calls in each connection's unfinished `agent.batch` tasks (for its queue cap)."""
     slow_consumers_dropped: int = 0
     openrpc: dict[str, Any] | None = None
+    _watchers: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.hub = create_hub(self.settings.hub_url, self.settings.history_size)
@@ -65,6 +68,23 @@ class Runtime:
             **self.hub.stats(),
             **self.canvases.counters,
         }
+
+    def hold_batch(self, connection: Subscriber, task_id: str, calls: int) -> None:
+        """Count a batch's calls against its connection until the task finishes (even after the client left)."""
+        self.batch_calls[connection] = self.batch_calls.get(connection, 0) + calls
+
+        async def release() -> None:
+            try:
+                await self.tasks.wait(task_id, None)
+            finally:
+                left = self.batch_calls.get(connection, 0) - calls
+                if left > 0:
+                    self.batch_calls[connection] = left
+                else:
+                    self.batch_calls.pop(connection, None)
+
+        self._watchers.add(watcher := asyncio.create_task(release(), name=f"batch {task_id} quota"))
+        watcher.add_done_callback(self._watchers.discard)
 
     def problems(self) -> dict[str, ErrorInfo]:
         """What does not work right now, by part: the server still serves, the rest of it works."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
+import re
 from typing import NamedTuple
 
 from starlette.datastructures import Headers
@@ -109,3 +111,27 @@ class HostGuard:
                     await PlainTextResponse(f"host {host!r} is not served here", 421)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+
+
+class MaskTokens(logging.Filter):
+    """Mask `?token=` values in log lines: browsers (and client.js) put the token in the /ws URL,
+    and uvicorn logs the URL of every request and handshake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with every token value replaced by `***`."""
+        message = record.getMessage()
+        masked = _TOKEN_IN_URL.sub(r"\1***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_tokens_in_logs() -> None:
+    """Install `MaskTokens` on uvicorn's loggers (once)."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, MaskTokens) for existing in logger.filters):
+            logger.addFilter(MaskTokens())

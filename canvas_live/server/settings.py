@@ -65,6 +65,12 @@ class Settings:
     agent_retry_max_delay: float = _opt(60.0, "seconds after which an agent call stops retrying")
     agent_retry_wait_min: float = _opt(2.0, "shortest back-off between agent call attempts, in seconds")
     agent_retry_wait_max: float = _opt(30.0, "longest back-off between agent call attempts, in seconds")
+    max_queued_agent_calls: int = _opt(
+        5000, "agent calls waiting or running server-wide beyond which agent.batch answers OVERLOADED"
+    )
+    max_connection_agent_calls: int = _opt(
+        2000, "agent calls in one connection's unfinished batches beyond which its agent.batch answers OVERLOADED"
+    )
     breaker_threshold: int = _opt(5, "consecutive retryable failures that open a backend's circuit")
     breaker_reset: float = _opt(60.0, "seconds an open circuit refuses calls before one probe")
     task_store_url: str = _opt("sqlite://", "task store (sqlite:// is <data-dir>/tasks.sqlite3)")

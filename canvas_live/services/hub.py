@@ -13,6 +13,7 @@ single-process engine, chosen by the URL `memory://` in `create_hub`.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
@@ -26,10 +27,16 @@ TOPIC_NAMES = ("tasks", "canvases", "agents")
 TOPIC_PREFIXES = ("task:", "canvas:")
 
 
+MAX_TOPIC = 1100
+"""Characters of a topic name: `canvas:` and the longest canvas name, with room to spare."""
+
+
 def is_valid_topic(topic: str) -> bool:
     """A topic of the contract: `tasks`, `canvases`, `agents`, `task:<id>` or `canvas:<name>`."""
     if topic in TOPIC_NAMES:
         return True
+    if len(topic) > MAX_TOPIC:
+        return False
     return any(topic.startswith(prefix) and len(topic) > len(prefix) for prefix in TOPIC_PREFIXES)
 
 
@@ -71,6 +78,9 @@ class Hub(Protocol):
     def subscription_count(self, subscriber: Subscriber) -> int:
         """How many topics `subscriber` listens to (for the per-connection limit)."""
 
+    def topics_of(self, subscriber: Subscriber) -> set[str]:
+        """The topics `subscriber` listens to (a copy)."""
+
     def stats(self) -> dict[str, int]:
         """Counters for `server.info`."""
 
@@ -107,34 +117,57 @@ class MemoryHub:
         max_topics: int = 10_000,
         epoch: str | None = None,
         history_bytes: int = 16 << 20,
+        total_bytes: int = 256 << 20,
     ) -> None:
         self.epoch = epoch or secrets.token_hex(4)
         self.history_size = history_size
         self.history_bytes = history_bytes
+        self.total_bytes = total_bytes
         self.max_topics = max_topics
         # Topics in least-recently-published order, so the idle ones are evicted first.
         self._topics: OrderedDict[str, _Topic] = OrderedDict()
         self._subscriptions: dict[Subscriber, set[str]] = {}
         self.published = 0
-        # The last seq of each evicted topic (an int a topic, against its history's kilobytes).
-        self._evicted: dict[str, int] = {}
+        self._bytes = 0
+        """History and topic names held, in characters: bounded by `total_bytes` over all topics."""
+        # The last seq of each evicted topic, by a hash of its name (16 bytes a topic, against its
+        # history's kilobytes), the oldest forgotten beyond `EVICTED_KEPT`.
+        self._evicted: OrderedDict[bytes, int] = OrderedDict()
 
     def _topic(self, name: str) -> _Topic:
         topic = self._topics.get(name)
         if topic is None:
-            self._evict(len(self._topics) + 1 - self.max_topics)
+            self._evict(extra=1)
             # A topic evicted earlier goes on counting: a client resuming it must not mistake the
             # new seq 1, 2, … for the events it saw before, so it is told `recovered: false`.
-            topic = self._topics[name] = _Topic(self._evicted.pop(name, 0))
+            topic = self._topics[name] = _Topic(self._evicted.pop(_key(name), 0))
+            self._bytes += len(name)
         return topic
 
-    def _evict(self, excess: int) -> None:
-        """Bound memory: drop the least recently published topics that nobody listens to."""
-        if excess <= 0:
+    def _evict(self, extra: int = 0) -> None:
+        """Bound memory: drop the least recently published topics nobody listens to, while there are
+        more than `max_topics` (counting `extra` about to come) or they hold more than `total_bytes`."""
+        if len(self._topics) + extra <= self.max_topics and self._bytes <= self.total_bytes:
             return
-        idle = [name for name, topic in self._topics.items() if not topic.subscribers][:excess]
-        for name in idle:
-            self._evicted[name] = self._topics.pop(name).seq
+        for name in [name for name, topic in self._topics.items() if not topic.subscribers]:
+            if len(self._topics) + extra <= self.max_topics and self._bytes <= self.total_bytes:
+                break
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        """Forget a topic, keeping its seq if it had one."""
+        topic = self._topics.pop(name)
+        self._bytes -= len(name) + topic.history_bytes
+        if topic.seq:
+            self._evicted[_key(name)] = topic.seq
+            while len(self._evicted) > EVICTED_KEPT:
+                self._evicted.popitem(last=False)
+
+    def _release(self, name: str) -> None:
+        """A topic nobody listens to any more that never carried an event holds nothing: forget it."""
+        topic = self._topics.get(name)
+        if topic is not None and not topic.subscribers and not topic.seq:
+            self._drop(name)
 
     def publish(self, topic: str, event: str, fields: Mapping[str, Any]) -> int:
         """Encode once, remember, and hand the same frame to every subscriber of `topic`."""
@@ -142,8 +175,12 @@ class MemoryHub:
         self._topics.move_to_end(topic)
         state.seq += 1
         frame = encode_event(event, topic, state.seq, fields)
+        self._bytes -= state.history_bytes
         state.remember(state.seq, frame, self.history_size, self.history_bytes)
+        self._bytes += state.history_bytes
         self.published += 1
+        if self._bytes > self.total_bytes:
+            self._evict()
         for subscriber in state.subscribers:
             subscriber.deliver(frame)
         return state.seq
@@ -203,6 +240,7 @@ class MemoryHub:
                 topic = self._topics.get(name)
                 if topic is not None:
                     topic.subscribers.pop(subscriber, None)
+                    self._release(name)
                 removed.append(name)
         return removed
 
@@ -212,15 +250,21 @@ class MemoryHub:
             topic = self._topics.get(name)
             if topic is not None:
                 topic.subscribers.pop(subscriber, None)
+                self._release(name)
 
     def subscription_count(self, subscriber: Subscriber) -> int:
         """How many topics `subscriber` listens to (for the per-connection limit)."""
         return len(self._subscriptions.get(subscriber, ()))
 
+    def topics_of(self, subscriber: Subscriber) -> set[str]:
+        """The topics `subscriber` listens to (a copy)."""
+        return set(self._subscriptions.get(subscriber, ()))
+
     def stats(self) -> dict[str, int]:
         """Counters for `server.info`."""
         return {
             "topics": len(self._topics),
+            "topic_bytes": self._bytes,
             "subscribers": len(self._subscriptions),
             "subscriptions": sum(len(topics) for topics in self._subscriptions.values()),
             "published": self.published,
@@ -228,6 +272,14 @@ class MemoryHub:
 
     async def close(self) -> None:
         """Nothing is held back, so nothing is left to send."""
+
+
+EVICTED_KEPT = 100_000
+"""Evicted topics whose seq is remembered (a resume of an older one may be told `recovered: true` in error)."""
+
+
+def _key(name: str) -> bytes:
+    return hashlib.blake2b(name.encode(), digest_size=8).digest()
 
 
 def create_hub(url: str, history_size: int = 1000) -> Hub:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from canvas_live.protocol.errors import ErrorCode, RpcError
 from canvas_live.protocol.registry import Registry
 from canvas_live.server.runtime import Context
 from canvas_live.services.agents import AgentInfo, AgentResult
@@ -34,6 +35,12 @@ class BatchScheduled(msgspec.Struct):
     status: str = "scheduled"
 
 
+def overloaded(why: str, limit: int) -> RpcError:
+    """OVERLOADED for a batch that would take the agent call queue past `limit`: try again later."""
+    return RpcError(ErrorCode.OVERLOADED, f"{why}: at most {limit} may be queued; try again later", limit=limit,
+                    retry_after=1.0)  # fmt: skip
+
+
 def register(registry: Registry[Context]) -> None:
     """Bind the agent methods."""
 
@@ -50,4 +57,20 @@ def register(registry: Registry[Context]) -> None:
     @registry.method("agent.batch", params=BatchParams, result=BatchScheduled)
     async def agent_batch(params: BatchParams, ctx: Context) -> BatchScheduled:
         """Run many agent calls as one background task; each result is pushed as `agent.result`."""
-        return BatchScheduled((await ctx.runtime.workflows.batch(params)).id)
+        runtime, calls = ctx.runtime, len(params.calls)
+        agents = runtime.agents.stats()
+        busy = agents.queued + agents.in_flight
+        if busy + calls > runtime.settings.max_queued_agent_calls:
+            raise overloaded(
+                f"{busy} agent calls are waiting or running server-wide", runtime.settings.max_queued_agent_calls
+            )
+        mine = runtime.batch_calls.get(ctx.connection, 0) if ctx.connection is not None else 0
+        if mine + calls > runtime.settings.max_connection_agent_calls:
+            raise overloaded(
+                f"this connection's unfinished batches hold {mine} agent calls",
+                runtime.settings.max_connection_agent_calls,
+            )
+        info = await runtime.workflows.batch(params)
+        if ctx.connection is not None:
+            runtime.hold_batch(ctx.connection, info.id, calls)
+        return BatchScheduled(info.id)

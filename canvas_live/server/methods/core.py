@@ -102,7 +102,8 @@ def register(registry: Registry[Context]) -> None:
                     f"topics[{index}]",
                 )
         limit = ctx.runtime.settings.max_subscriptions
-        if hub.subscription_count(ctx.connection) + len(set(params.topics)) > limit:
+        new = set(params.topics) - hub.topics_of(ctx.connection)  # re-subscribing to a held topic never counts
+        if hub.subscription_count(ctx.connection) + len(new) > limit:
             raise RpcError(
                 ErrorCode.INVALID_PARAMS, f"a connection may hold at most {limit} subscriptions", field="topics"
             )

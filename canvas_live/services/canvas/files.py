@@ -29,6 +29,8 @@ from canvas_live.protocol.errors import ErrorCode, RpcError, not_found
 SUFFIX = ".canvas"
 STATE_DIR = ".canvas-live"
 MAX_NAME = 1024
+MAX_PART = 255
+"""Bytes of one file or folder name, `.canvas` included: what Linux, macOS and Windows file systems take."""
 
 
 def forbidden(name: str, reason: str) -> RpcError:
@@ -44,6 +46,8 @@ def normalise_name(name: str, *, folder: bool = False) -> str:
     """
     if "\x00" in name:
         raise forbidden(name, "a name may not contain NUL")
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in name):
+        raise forbidden(name.encode("unicode_escape").decode(), "a name may not contain control characters")
     if len(name) > MAX_NAME:
         raise forbidden(name[:64] + "…", f"a name may hold at most {MAX_NAME} characters")
     if "\\" in name:
@@ -59,6 +63,8 @@ def normalise_name(name: str, *, folder: bool = False) -> str:
             raise forbidden(name, "a name may not have empty, '.' or '..' parts")
         if part.startswith("."):
             raise forbidden(name, "hidden files and folders are not canvases")
+        if len(part.encode()) + len(SUFFIX) > MAX_PART:
+            raise forbidden(name[:64] + "…", f"each part of a name may hold at most {MAX_PART} bytes (UTF-8)")
     return name
 
 
@@ -133,15 +139,23 @@ class FileState:
 
 
 class NotACanvasFile(OSError):
-    """The path exists but is not a regular file (a folder, a FIFO, a device)."""
+    """The path exists but is not a canvas the server may read: not a regular file, or hard-linked."""
+
+    def __init__(self, path: object, reason: str = "not a .canvas file") -> None:
+        super().__init__(reason, str(path))
+        self.reason = reason
 
 
 def read_file(path: Path, known: FileState | None = None) -> tuple[FileState, bytes | None]:
     """The file's state and bytes; the bytes are None when they are certainly still `known`'s.
 
-    Opened without blocking, so a FIFO or device named `*.canvas` is refused instead of hanging.
+    Opened without blocking, so a FIFO or device named `*.canvas` is refused instead of hanging. A
+    file with more than one link is refused too: a hard link made inside the vault to a file outside
+    it cannot be told from the inside, and the server never makes one (its backups are moved files).
     """
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        if os.fstat(handle.fileno()).st_nlink > 1:
+            raise NotACanvasFile(path, "a hard-linked file may be a file outside the vault: not served")
         return read_handle(handle, known)
 
 

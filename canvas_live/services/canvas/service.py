@@ -427,8 +427,8 @@ class CanvasService:
                 entry = await asyncio.to_thread(_read_parsed, path, self._cache.get(name))
             except FileNotFoundError:
                 raise not_found("canvas", name) from None
-            except NotACanvasFile:
-                raise forbidden(name, "not a .canvas file") from None
+            except NotACanvasFile as exc:
+                raise forbidden(name, exc.reason) from None
             if entry.settled(before):
                 self._keep(name, entry)
                 return entry

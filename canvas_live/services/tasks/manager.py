@@ -426,8 +426,8 @@ class BackgroundTaskManager:
             runner.cancel()
             await asyncio.wait({runner}, timeout=CANCEL_GRACE)
 
-    async def wait(self, task_id: str, timeout: float) -> TaskInfo:
-        """The task once it is finished and recorded, or as it stands when `timeout` passes."""
+    async def wait(self, task_id: str, timeout: float | None) -> TaskInfo:
+        """The task once it is finished and recorded, or as it stands when `timeout` passes (None: no limit)."""
         active = self._active.get(task_id)
         if active is None:
             return await self.get(task_id)

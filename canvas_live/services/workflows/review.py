@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -169,9 +169,19 @@ def _questions(target: Target, result: AgentResult) -> list[VerificationQuestion
     return list(output.questions[: QUESTIONS[target.state]])
 
 
+class Review(NamedTuple):
+    """The review canvas about to be written, and what goes into the task's result."""
+
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    questions: int
+    groups: int
+    failed: list[FailedNode]
+
+
 def build_review(
     source: str, targets: list[Target], results: list[AgentResult], palette: Palette, when: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, int, list[FailedNode]]:
+) -> Review:
     """Nodes and edges of the review canvas, laid out in one column per topic, without overlaps."""
     chinese = is_chinese(" ".join(target.content for target in targets))
     other = "其他" if chinese else "Other"
@@ -223,7 +233,7 @@ def build_review(
             y += QUESTION_H + PAD // 2 + ANSWER_H + GAP
         height = y - GAP + PAD - top
         nodes.append({"type": "group", "label": topic.label, "x": x, "y": top, "width": column_w, "height": height})
-    return nodes, edges, count, len(topics), failed
+    return Review(nodes, edges, count, len(topics), failed)
 
 
 def _description(source: str, when: datetime, questions: int, groups: int, failed: int, chinese: bool) -> str:

@@ -9,7 +9,9 @@ a 429's `Retry-After` is passed on so the retry policy can wait at least that lo
 from __future__ import annotations
 
 import os
+import re
 from abc import ABC, abstractmethod
+from difflib import SequenceMatcher
 from typing import Any
 
 import httpx
@@ -82,7 +84,7 @@ class _HttpBackend(ABC):
 
     def _status_error(self, response: httpx.Response) -> AgentError:
         status = response.status_code
-        detail = self._scrub(_provider_message(response))
+        detail = _cut(redact(_provider_message(response), self._key))
         message = f"the {self.name} backend answered HTTP {status}" + (f": {detail}" if detail else "")
         data: dict[str, Any] = {"status": status}
         retry_after = _seconds(response.headers.get("retry-after"))
@@ -90,22 +92,46 @@ class _HttpBackend(ABC):
             data["retry_after"] = retry_after
         return AgentError(classify_status(status), message, **data)
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "[redacted]") if self._key else text
-
     async def close(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
 
 def _provider_message(response: httpx.Response) -> str:
-    """The `error.message` both providers put in an error body, cut short; nothing else of the body."""
+    """The `error.message` both providers put in an error body; nothing else of the body."""
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
         return ""
     message = error.get("message") if isinstance(error, dict) else error
-    return str(message)[:200] if message else ""
+    return str(message) if message else ""
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    """A provider's message cut short (after `redact`: a key cut in half would no longer be found)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_RUN = re.compile(r"[A-Za-z0-9_\-.+/=:]{4,}")
+
+PARTIAL = 6
+"""Characters of an API key, in a row, that a message may not show: providers echo keys partly too."""
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every run of characters that shares `PARTIAL` or more in a row with `secret` (in any
+    case) replaced by `[redacted]`: the key whole, its start, its end, or a middle piece."""
+    if not secret:
+        return text
+    key = secret.lower()
+    need = min(PARTIAL, len(key))
+
+    def hide(match: re.Match[str]) -> str:
+        run = match.group(0).lower()
+        found = SequenceMatcher(None, run, key, autojunk=False).find_longest_match(0, len(run), 0, len(key))
+        return "[redacted]" if found.size >= need else match.group(0)
+
+    return _RUN.sub(hide, text)
 
 
 def _seconds(value: str | None) -> float | None:
