@@ -10,14 +10,9 @@ import random
 import re
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import msgspec
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -26,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from canvas_live.services.canvas.format import parse
 from tests.support.canvases import CANVAS_FIXTURES, ordered
 from tests.support.client import Client
+from tests.support.process import free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 OBSIDIAN_LAYOUT = {"jsoncanvas-sample.canvas", "obsidian-layout.canvas"}
@@ -115,26 +111,6 @@ async def test_a_pretty_printed_file_is_rewritten_in_obsidian_layout(client: Cli
     data = (vault / "p.canvas").read_bytes()
     assert in_obsidian_layout(data)
     assert data.decode().split("\n")[1] == '\t"x-generator":"cls 1.1",'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(vault: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port)]
-    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the server did not start")
 
 
 async def add_nodes_until_killed(ws: ClientConnection, acknowledged: set[str], numbers: Iterator[int]) -> None:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.support.client import RpcError, open_client
+from tests.support.process import free_port, start_server
 from tests.support.server import LiveServer
-from tests.test_canvas_fidelity import free_port, start_server
 from tests.test_workflows import EN, LEARNING, ZH
 
 

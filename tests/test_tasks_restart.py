@@ -8,12 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,39 +15,9 @@ import httpx
 import msgspec
 from websockets.asyncio.client import connect
 
+from tests.support.process import server_process
+
 ORAL = {"agent": "oral", "input": {"concept": "导数"}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def server_process(vault: Path, *flags: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`canvas-live serve` in a child process, ready to answer; killed (if still alive) at the end."""
-    port = free_port()
-    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port), *flags]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else "server exited"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        yield process, port
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
 
 
 async def rpc(port: int, method: str, params: Any) -> Any:

@@ -11,6 +11,7 @@ import uvicorn
 
 from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
+from canvas_live.server.gate import guarded_protocol
 from canvas_live.server.security import mask_tokens_in_logs
 from canvas_live.server.settings import Settings, add_arguments, load_settings
 
@@ -21,7 +22,7 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "host": settings.host,
         "port": settings.port,
         "loop": "auto",  # uvloop where it is installed (not on Windows), asyncio elsewhere
-        "http": "httptools",
+        "http": guarded_protocol(settings.request_timeout),  # httptools, with deadlines and room kept
         "ws": "websockets-sansio",
         "ws_max_size": settings.max_message_size,
         "ws_ping_interval": 20.0,
@@ -30,6 +31,7 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "lifespan": "on",
         "log_level": settings.log_level,
         "access_log": False,
+        "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_grace,
     }
 

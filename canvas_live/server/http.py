@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from canvas_live import __version__
@@ -59,10 +59,13 @@ async def read_body(request: Request, limit: int) -> bytes | Response:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return too_large
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return too_large
+    except ClientDisconnect:  # gone mid-body (or cut off by the gate): nobody to answer, nothing to log
+        return Response(status_code=400)
     return bytes(body)
 
 

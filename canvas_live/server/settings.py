@@ -41,6 +41,10 @@ class Settings:
     max_inflight: int = _opt(64, "requests one connection may have running at once")
     max_subscriptions: int = _opt(256, "topics one connection may subscribe to")
     max_connections: int = _opt(4096, "WebSocket connections at once")
+    request_timeout: float = _opt(
+        10.0, "seconds a client has to send a whole HTTP request or WebSocket handshake once it connects"
+    )
+    keep_alive_timeout: float = _opt(5.0, "seconds an idle HTTP keep-alive connection is kept open")
     send_queue: int = _opt(1024, "frames queued for one connection before it is dropped as a slow consumer")
     history_size: int = _opt(1000, "events kept per topic for resume")
     shutdown_grace: float = _opt(10.0, "seconds running work gets to finish on shutdown")

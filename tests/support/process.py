@@ -1,0 +1,62 @@
+"""`canvas-live serve` as a child process, for the stories that kill it, restart it or limit it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    vault: Path, port: int, *flags: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start the server on `vault` and `port`, and return once it answers its health probe."""
+    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port), *flags]
+    # The log goes to a file, not a pipe nobody reads: a full pipe would stall the server.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, stderr=log, preexec_fn=preexec_fn)
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the server exited: {log.read().decode()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                    return process
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+
+
+@contextmanager
+def server_process(
+    vault: Path, *flags: str, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`start_server` on a free port; killed (if still alive) at the end."""
+    port = free_port()
+    process = start_server(vault, port, *flags, preexec_fn=preexec_fn)
+    try:
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
