@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("canvas-live needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n auto --cov --cov-report=term -q
+
+# A nightly-size run of the frame fuzzer (the suite runs 3,000 frames).
+fuzz: $(STAMP)
+	CANVAS_LIVE_FUZZ_FRAMES=100000 $(BIN)/pytest -q --timeout 7200 tests/test_hostile_frames.py -k fuzzed
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.rpc_roundtrip

@@ -1,9 +1,9 @@
 """Connections that never finish saying anything cannot lock out the clients that do.
 
 The server runs as its own process held to 1,024 file descriptors (soft and hard, so it cannot
-raise them). Eleven hundred sockets of one kind (more than the descriptors it has) are opened and left stalled: silent, a half-sent
-request head, a half-sent body, a half-sent WebSocket handshake, or idle after a request. A
-legitimate client must still be served; the stalled ones are evicted or time out.
+raise them). Eleven hundred sockets of one kind, more than it has descriptors, are opened and left
+stalled: silent, a half-sent request head, a half-sent body, a half-sent WebSocket handshake, or
+idle after a request. A legitimate client must still be served; the stalled ones are evicted.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ async def served(port: int) -> float:
 @pytest.mark.parametrize(
     "sent", [b"", HEAD, BODY, HANDSHAKE, IDLE], ids=["silent", "head", "body", "handshake", "idle"]
 )
-async def test_stalled_sockets_beyond_the_descriptor_limit_do_not_lock_out_a_real_client(limited_server: int, sent: bytes) -> None:
+async def test_stalled_sockets_beyond_the_descriptor_limit_do_not_lock_out_a_real_client(
+    limited_server: int, sent: bytes
+) -> None:
     port = limited_server
     stalled = []
     try:
