@@ -57,11 +57,10 @@ def plan_explain(document: Document, palette: Palette, node_id: str, style: str)
     """The agent input for explaining a node: NOT_FOUND for an unknown node, -32602 for a bad style."""
     if style not in EXPLANATION_STYLES:
         raise invalid_params(f"unknown style {style!r}: use one of {', '.join(EXPLANATION_STYLES)}", "style")
-    _node, concept = text_node(document, node_id, "node_id", "explain")
-    value: dict[str, Any] = {"concept": concept}
-    material = joined(material_parents(document, palette, node_id))
-    if material:
-        value["material_content"] = material
+    _node, text = text_node(document, node_id, "node_id", "explain")
+    value: dict[str, Any] = {"concept": headline(text, 80)}  # its title, not a Markdown heading line
+    material = "\n\n".join(part for part in (text, joined(material_parents(document, palette, node_id))) if part)
+    value["material_content"] = material
     notes = yellow_notes(document, palette, node_id)
     if notes:
         value["user_understanding"] = "\n\n".join(notes)

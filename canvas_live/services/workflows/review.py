@@ -218,7 +218,7 @@ def build_review(
         for target, question in topic.questions:
             text = question.question_text
             if question.guidance:
-                text += f"\n\n{'提示' if chinese else 'Hint'}: {question.guidance}"
+                text += "\n\n" + _hint(question.guidance, chinese)
             asked = {
                 "type": "text", "text": text, "x": x + PAD, "y": y, "width": QUESTION_W, "height": QUESTION_H,
                 "color": palette.code_of("red"), "sourceNodeId": target.node_id,
@@ -234,6 +234,14 @@ def build_review(
         height = y - GAP + PAD - top
         nodes.append({"type": "group", "label": topic.label, "x": x, "y": top, "width": column_w, "height": height})
     return Review(nodes, edges, count, len(topics), failed)
+
+
+def _hint(guidance: str, chinese: bool) -> str:
+    """The guidance under its label, unless it already starts with one (the offline agents' does)."""
+    label = "提示" if chinese else "Hint"
+    if guidance.lstrip().lower().startswith(("hint", "提示")):
+        return guidance.strip()
+    return f"{label}: {guidance.strip()}"
 
 
 def _description(source: str, when: datetime, questions: int, groups: int, failed: int, chinese: bool) -> str:

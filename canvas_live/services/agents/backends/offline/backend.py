@@ -33,7 +33,7 @@ class OfflineBackend:
             )
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        output = heuristic(request.input)
+        output = await asyncio.to_thread(heuristic, request.input)  # jieba may load its dictionary first
         return output if isinstance(output, str) else msgspec.json.encode(output).decode()
 
     async def close(self) -> None:

@@ -28,8 +28,8 @@ from canvas_live.services.agents.schemas import (
 )
 
 TEMPLATES: dict[str, tuple[str, str]] = {
-    "definition": ("用你自己的话说，「{term}」是什么？", "In your own words, what is {term}?"),
-    "mechanism": ("「{term}」是怎样起作用的？为什么会这样？", "How does {term} work, and why does it work that way?"),
+    "definition": ("用你自己的话说，「{term}」是什么？", "In your own words, what {be} {term}?"),
+    "mechanism": ("「{term}」是怎样起作用的？为什么会这样？", "How {does} {term} work, and why?"),
     "example": ("举一个生活中的例子来说明「{term}」。", "Give an everyday example of {term}."),
     "comparison": (
         "「{term}」和「{other}」有什么区别和联系？",
@@ -45,7 +45,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "boundary": (
         "「{term}」在什么条件下不成立，或者容易被误解？",
-        "Under what conditions does {term} stop holding, or get misunderstood?",
+        "Under what conditions {does} {term} stop holding, or get misunderstood?",
     ),
     "misconception": (
         "关于「{term}」，最常见的误解是什么？为什么它是错的？",
@@ -55,7 +55,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "不看材料，说出「{term}」的核心意思。",
         "Without looking at the material, state the core idea of {term}.",
     ),
-    "explain": ("为什么说「{term}」很重要？它解决了什么问题？", "Why does {term} matter? What problem does it solve?"),
+    "explain": (
+        "为什么说「{term}」很重要？它解决了什么问题？",
+        "Why {does} {term} matter? What problem {does} it solve?",
+    ),
     "apply": ("设计一个新情境，在其中运用「{term}」。", "Make up a new situation in which you would apply {term}."),
 }
 GUIDANCE = ("提示：从材料中的这句话入手：{sentence}", "Hint: start from this sentence in the material: {sentence}")
@@ -66,7 +69,15 @@ DEEP_PLAN = ("boundary", "comparison", "application", "misconception", "mechanis
 
 
 def _say(kind: str, chinese: bool, **values: str) -> str:
-    return TEMPLATES[kind][0 if chinese else 1].format(**values)
+    plural = _plural(values.get("term", ""))
+    grammar = {"be": "are" if plural else "is", "does": "do" if plural else "does"}
+    return TEMPLATES[kind][0 if chinese else 1].format(**grammar, **values)
+
+
+def _plural(term: str) -> bool:
+    """Whether an English term is a plural ("light reactions"), for the verb that goes with it."""
+    last = term.split()[-1] if term.split() else ""
+    return last.islower() and last.endswith("s") and not last.endswith(("ss", "us", "is"))
 
 
 def _guidance(material: str, term: str, chinese: bool) -> str | None:
