@@ -224,3 +224,29 @@ async def test_half_open_lets_one_probe_through(serve: Callable[..., LiveServer]
     refused = [outcome for outcome in outcomes if isinstance(outcome, RpcError)]
     assert len(succeeded) == 1 and len(refused) == 3
     assert all(error.code == -32006 for error in refused)
+
+
+async def test_json_agents_ask_openai_for_structured_output_with_their_schema(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    async with open_client(serve()) as client:
+        await client.call("agent.call", SCORING_CALL)
+        await client.call("agent.call", {"agent": "oral", "input": {"concept": "导数"}})
+    scoring, oral = (request["json"] for request in provider.requests)
+    assert scoring["response_format"]["type"] == "json_schema"
+    schema = scoring["response_format"]["json_schema"]
+    assert schema["name"] == "scoring" and "total_score" in msgspec.json.encode(schema["schema"]).decode()
+    assert "response_format" not in oral  # a Markdown agent answers in prose
+    assert "language of the material" in scoring["messages"][0]["content"]
+
+
+async def test_a_server_without_json_schema_support_is_asked_in_json_mode(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    provider.script = [Reply(400, "response_format.type 'json_schema' is not supported by this server")]
+    async with open_client(serve()) as client:
+        first = await client.call("agent.call", SCORING_CALL)
+        second = await client.call("agent.call", SCORING_CALL)
+    assert first["ok"] and second["ok"] and first["output"]["total_score"] == SCORE["total_score"]
+    formats = [request["json"]["response_format"]["type"] for request in provider.requests]
+    assert formats == ["json_schema", "json_object", "json_object"]  # refused once, then JSON mode for good

@@ -55,8 +55,8 @@ async def open_dashboard(new_page: Callable[..., Any], live: LiveServer, query: 
 
 
 def red_and_purple(canvas: dict[str, Any]) -> list[dict[str, Any]]:
-    """Text nodes in the `cls` palette's red ("4", "1") and purple ("3")."""
-    return [node for node in canvas["nodes"] if node["type"] == "text" and node.get("color") in ("4", "1", "3")]
+    """Text nodes in the (default) `obsidian` palette's red ("1") and purple ("6")."""
+    return [node for node in canvas["nodes"] if node["type"] == "text" and node.get("color") in ("1", "6")]
 
 
 async def test_the_page_connects_lists_canvases_and_draws_the_newest(
@@ -169,7 +169,7 @@ async def test_the_drawing_follows_another_clients_edit(
     await page.locator("#canvas-list button", has_text=NEWEST).focus()
 
     async with open_client(live) as other:
-        node = {"type": "text", "text": "新问题：逆否命题和反证法有什么关系？", "color": "4", "x": 0, "y": 1300}
+        node = {"type": "text", "text": "新问题：逆否命题和反证法有什么关系？", "color": "1", "x": 0, "y": 1300}
         added = await other.call("canvas.addNode", {"name": NEWEST, "node": node})
     await expect(nodes).to_have_count(before + 1)
     new_node = page.locator(f'#canvas-svg g.node[data-id="{added["node"]["id"]}"]')
@@ -273,7 +273,7 @@ async def test_a_node_is_decomposed_and_the_canvas_scored_from_the_page(
     seed(vault)
     live = make_server()
     before = rpc(live, "canvas.read", {"name": NEWEST})
-    red = next(node for node in red_and_purple(before) if node["color"] in ("4", "1"))
+    red = next(node for node in red_and_purple(before) if node["color"] == "1")
     opened = await open_dashboard(new_page, live)
     page = opened.page
 

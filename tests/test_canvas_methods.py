@@ -249,7 +249,12 @@ async def test_missing_canvas_is_not_found(client: Client) -> None:
         assert caught.value.data == {"error": "NOT_FOUND", "kind": "canvas", "id": "nowhere/nothing"}
 
 
-async def test_read_filters_by_state_code_and_type(client: Client) -> None:
+async def test_read_filters_by_state_code_and_type(make_server: Callable[..., LiveServer]) -> None:
+    async with open_client(make_server(palette="cls")) as client:
+        await _filters_in_the_cls_palette(client)
+
+
+async def _filters_in_the_cls_palette(client: Client) -> None:
     nodes = [
         {"id": "r4", "type": "text", "text": "a", "x": 0, "y": 0, "width": 1, "height": 1, "color": "4"},
         {"id": "r1", "type": "text", "text": "b", "x": 0, "y": 0, "width": 1, "height": 1, "color": "1"},
@@ -273,8 +278,8 @@ async def test_read_filters_by_state_code_and_type(client: Client) -> None:
     assert (caught.value.code, caught.value.data["field"]) == (-32602, "color[1]")
 
 
-async def test_obsidian_palette_reads_its_own_codes(make_server: Callable[..., LiveServer]) -> None:
-    live = make_server(palette="obsidian")
+async def test_the_default_obsidian_palette_reads_its_own_codes(make_server: Callable[..., LiveServer]) -> None:
+    live = make_server()
     async with open_client(live) as client:
         nodes = [
             {"id": code, "type": "text", "text": code, "x": 0, "y": 0, "width": 1, "height": 1, "color": code}
@@ -346,7 +351,8 @@ async def test_backups_can_be_turned_off(make_server: Callable[..., LiveServer],
     assert list((vault / ".canvas-live" / "tmp").iterdir()) == []
 
 
-async def test_queries_for_the_workflows(live: LiveServer, client: Client, vault: Path) -> None:
+async def test_queries_for_the_workflows(make_server: Callable[..., LiveServer], vault: Path) -> None:
+    live = make_server(palette="cls")  # the fixture is a Canvas Learning System canvas
     shutil.copyfile(CANVAS_FIXTURES / "pretty.canvas", vault / "p.canvas")
     service = live.runtime.canvases
     view = await on_server_loop(live, service.read("p"))

@@ -41,7 +41,7 @@ def learning_vault(vault: Path) -> Path:
 @pytest.fixture
 def learning(learning_vault: Path, make_server: Callable[..., LiveServer]) -> LiveServer:
     """A server on the learning vault."""
-    return make_server()
+    return make_server(palette="cls")
 
 
 async def follow(client: Client, task_id: str, timeout: float = 20) -> list[dict[str, Any]]:
@@ -216,7 +216,9 @@ async def test_review_lists_the_nodes_an_agent_failed_for(
 ) -> None:
     script = tmp_path / "flaky_agent.py"
     script.write_text(FLAKY_AGENT)
-    live = make_server(agent_backend="command", agent_command=f"{sys.executable} {script}", agent_retry_attempts=1)
+    live = make_server(
+        palette="cls", agent_backend="command", agent_command=f"{sys.executable} {script}", agent_retry_attempts=1
+    )
     async with open_client(live) as client:
         task_id = (await client.call("review.generate", {"canvas": EN}))["task_id"]
         events = await follow(client, task_id)
@@ -234,7 +236,7 @@ async def test_review_lists_the_nodes_an_agent_failed_for(
 async def test_cancelling_a_review_leaves_no_canvas(
     learning_vault: Path, make_server: Callable[..., LiveServer]
 ) -> None:
-    live = make_server(offline_latency=5.0)
+    live = make_server(palette="cls", offline_latency=5.0)
     async with open_client(live) as client:
         task_id = (await client.call("review.generate", {"canvas": EN}))["task_id"]
         await asyncio.sleep(0.3)

@@ -32,7 +32,12 @@ class Settings:
     allow_origin: tuple[str, ...] = _opt((), "extra browser Origin allowed on /ws (repeatable)", multiple=True)
     agent_backend: str = _opt("offline", "agent backend", choices=("offline", "openai", "anthropic", "command"))
     max_concurrent_agents: int = _opt(12, "agent calls in flight across the whole server")
-    palette: str = _opt("cls", "colour convention for learning states", choices=("cls", "obsidian"))
+    palette: str = _opt(
+        "obsidian",
+        "colour convention for learning states: obsidian (red 1, as Obsidian draws it) or cls (red 4, the "
+        "Canvas Learning System's)",
+        choices=("obsidian", "cls"),
+    )
     data_dir: Path | None = _opt(None, "where server state lives (default <vault>/.canvas-live)")
     demo: bool = _opt(False, "seed an empty vault with sample learning canvases")
     hub_url: str = _opt("memory://", "pub/sub engine")

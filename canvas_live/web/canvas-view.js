@@ -45,7 +45,7 @@ const HEX = /^#[0-9a-f]{6}$/i;
  */
 export function stateOf(color, palette) {
   if (!color) return null;
-  const states = /** @type {Record<string, string>} */ (PALETTES[/** @type {keyof PALETTES} */ (palette)] ?? PALETTES.cls);
+  const states = /** @type {Record<string, string>} */ (PALETTES[/** @type {keyof PALETTES} */ (palette)] ?? PALETTES.obsidian);
   return states[color] ?? null;
 }
 

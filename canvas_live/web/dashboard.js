@@ -51,7 +51,7 @@ const ui = {
 
 const app = {
   /** @type {Record<string, any> | null} */ info: null,
-  palette: 'cls',
+  palette: 'obsidian',
   /** @type {Array<{name: string, modified: number, nodes?: number, edges?: number, error?: {message: string}}>} */ canvases: [],
   /** @type {string | null} */ selected: null,
   /** @type {{name: string, version: string, nodes: any[], edges: any[], dangling_edges?: string[]} | null} */ canvas: null,

@@ -46,6 +46,8 @@ class ServerInfo(msgspec.Struct):
     agents: AgentStats
     stats: dict[str, int]
     problems: dict[str, ErrorInfo] = msgspec.field(default_factory=dict)
+    palette_hint: str | None = None
+    """Set when the vault's canvases plainly follow the other colour convention: the flag to use."""
     """What does not work right now and why, by part (`tasks`: the task store's disk refused)."""
 
 
@@ -80,6 +82,7 @@ def register(registry: Registry[Context]) -> None:
             runtime.agents.stats(),
             runtime.stats(),
             runtime.problems(),
+            runtime.canvases.palette_hint,
         )
 
     @registry.method("rpc.discover", result=dict[str, Any], inline=True)

@@ -28,6 +28,13 @@ class AgentResult(msgspec.Struct, omit_defaults=True):
     error: ErrorInfo | None = None
 
 
+LANGUAGE_RULE = (
+    "Write every text of your answer in the language of the material you are given: Chinese material "
+    "gets a Chinese answer, English material an English one. Keep the material's own terms as it writes them."
+)
+"""Told to every agent: the learner reads the answer beside the material."""
+
+
 @dataclass(frozen=True, slots=True)
 class AgentRequest:
     """A validated call, ready for a backend: the definition and the decoded input."""
@@ -41,8 +48,8 @@ class AgentRequest:
         return msgspec.json.format(_encoder.encode(self.input).decode(), indent=2)
 
     def system_prompt(self) -> str:
-        """The definition's prompt; a JSON agent is also told the exact schema it must answer in."""
-        prompt = self.definition.prompt
+        """The definition's prompt, the language rule, and for a JSON agent the exact schema it must answer in."""
+        prompt = f"{self.definition.prompt}\n\n{LANGUAGE_RULE}"
         if self.definition.output != "json":
             return prompt
         schema = msgspec.json.encode(self.definition.schema.output_schema()).decode()
@@ -50,6 +57,10 @@ class AgentRequest:
             f"{prompt}\n\nAnswer with a single JSON value and nothing else (no prose, no code fence). "
             f"It must match this JSON Schema:\n{schema}"
         )
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the agent's output."""
+        return self.definition.schema.output_schema()
 
     def user_message(self) -> str:
         """The input, as the user turn of a chat."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from canvas_live.protocol.errors import ErrorCode, RpcError, not_found
+from canvas_live.services.canvas.palette import PALETTES, Palette, recolour
 
 SUFFIX = ".canvas"
 STATE_DIR = ".canvas-live"
@@ -500,8 +501,24 @@ def _holds(path: Path, base: FileState) -> bool:
     return data is None
 
 
-def seed_demo(vault: Vault) -> list[str]:
-    """Copy the sample learning canvases into a vault that holds nothing but hidden entries."""
+def _recoloured(data: bytes, palette: Palette) -> bytes:
+    """A demo canvas (in the `obsidian` convention) with its learning colours in `palette`'s."""
+    source = PALETTES["obsidian"]
+    if palette is source:
+        return data
+    swap = {code: recolour(code, source, palette) for code in source.codes.values()}
+    return _COLOR.sub(lambda match: b'"color":"%s"' % (swap.get(match[1].decode()) or match[1].decode()).encode(), data)
+
+
+_COLOR = re.compile(rb'"color":"([1-6])"')
+
+
+def seed_demo(vault: Vault, palette: Palette) -> list[str]:
+    """Copy the sample learning canvases into a vault that holds nothing but hidden entries.
+
+    They are kept in the `obsidian` convention and written in `palette`'s, so the demo shows what
+    the server will write.
+    """
     root = vault.root
     root.mkdir(parents=True, exist_ok=True)
     if any(not entry.name.startswith(".") for entry in os.scandir(root)):
@@ -511,6 +528,6 @@ def seed_demo(vault: Vault) -> list[str]:
         (resources.files("canvas_live.services.canvas") / "demo_vault").iterdir(), key=lambda item: item.name
     ):
         if item.name.endswith(SUFFIX):
-            vault.write_new(root / item.name, item.read_bytes())
+            vault.write_new(root / item.name, _recoloured(item.read_bytes(), palette))
             seeded.append(item.name[: -len(SUFFIX)])
     return seeded

@@ -1,9 +1,9 @@
 """Colour codes of a canvas and the learning states they stand for (docs/canvases.md).
 
-A learner marks how well they understand a node by its colour. Two conventions exist: `cls` (the
-Canvas Learning System's, the default) and `obsidian` (Obsidian's own presets). A palette maps each
-state to the code it writes, and reads a few extra codes as a state too (older `cls` files use `"1"`
-for red).
+A learner marks how well they understand a node by its colour. Two conventions exist: `obsidian`
+(the default: JSON Canvas's presets as Obsidian draws them, so red is `"1"`) and `cls` (the Canvas
+Learning System's, whose red `"4"` Obsidian draws green). A palette maps each state to the code it
+writes, and reads a few extra codes as a state too (older `cls` files use `"1"` for red).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from canvas_live.protocol.errors import invalid_params
 
@@ -72,3 +73,35 @@ PALETTES = {
     "obsidian": Palette("obsidian", {"red": "1", "purple": "6", "green": "4", "yellow": "3", "blue": "5"}),
 }
 """The palettes `--palette` chooses from."""
+
+
+def recolour(color: str | None, source: Palette, target: Palette) -> str | None:
+    """The code `target` writes for the state `color` has in `source` (other colours unchanged)."""
+    state = source.state_of(color)
+    return color if state is None else target.code_of(state)
+
+
+def convention_votes(documents: Iterable[Any]) -> dict[str, int]:
+    """For each palette, how many question -> answer edges of the documents it reads as such:
+    a red or purple node pointing at a yellow one, the shape of every learning canvas."""
+    votes = dict.fromkeys(PALETTES, 0)
+    for document in documents:
+        for edge in document.edges:
+            source, target = document.node(edge["fromNode"]), document.node(edge["toNode"])
+            if source is None or target is None:
+                continue
+            for name, palette in PALETTES.items():
+                question = palette.state_of(source.get("color")) in ("red", "purple")
+                votes[name] += question and palette.state_of(target.get("color")) == "yellow"
+    return votes
+
+
+def palette_hint(current: str, votes: dict[str, int]) -> str | None:
+    """A sentence naming the flag to use when the canvases plainly follow another convention."""
+    other = max((name for name in votes if name != current), key=lambda name: votes[name])
+    if votes[other] >= 3 and votes[other] > 2 * votes[current]:
+        return (
+            f"the canvases of this vault look like the {other!r} colour convention ({votes[other]} question -> "
+            f"answer edges read that way, {votes[current]} as {current!r}): run with --palette {other}"
+        )
+    return None

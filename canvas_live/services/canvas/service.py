@@ -46,7 +46,7 @@ from canvas_live.services.canvas.files import (
     seed_demo,
 )
 from canvas_live.services.canvas.format import CanvasFormatError, Document, parse, serialise
-from canvas_live.services.canvas.palette import PALETTES
+from canvas_live.services.canvas.palette import PALETTES, convention_votes, palette_hint
 from canvas_live.services.canvas.watch import watch_vault
 from canvas_live.services.hub import Hub
 from canvas_live.services.storage import disk_refusals
@@ -145,6 +145,29 @@ class _ServerEdit:
     at: float
 
 
+VOTING_CANVASES = 200
+"""Canvases read at start-up to tell which colour convention the vault follows (the newest first)."""
+
+
+def _votes(found: list[tuple[str, Path]]) -> dict[str, int]:
+    """The colour conventions' votes over the newest canvases of the vault (unreadable ones skipped)."""
+    documents = []
+    for _, path in sorted(found, key=lambda item: _mtime(item[1]), reverse=True)[:VOTING_CANVASES]:
+        try:
+            _state, data = read_file(path)
+            documents.append(parse(data or b""))
+        except (OSError, CanvasFormatError):
+            continue
+    return convention_votes(documents)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def busy(name: str) -> RpcError:
     """-32012: another program is writing the canvas and did not finish in time; nothing was changed."""
     return RpcError(
@@ -191,7 +214,7 @@ class CanvasService:
         self,
         vault: Path,
         hub: Hub,
-        palette: str = "cls",
+        palette: str = "obsidian",
         *,
         backups: int = 3,
         watch: bool = True,
@@ -209,6 +232,8 @@ class CanvasService:
         self._versions: dict[str, str] = {}
         self._present: set[str] = set()
         self._recent: dict[str, list[_ServerEdit]] = {}
+        self.palette_hint: str | None = None
+        """Set at start-up when the vault's canvases plainly follow the other colour convention."""
         self.counters = {"canvas_writes": 0, "canvas_rebased": 0, "canvas_reapplied": 0, "canvas_busy": 0}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._stop = asyncio.Event()
@@ -219,7 +244,7 @@ class CanvasService:
     async def start(self, demo: bool = False) -> None:
         """Create the vault (seeding the demo canvases if asked and it is empty) and start watching it."""
         if demo:
-            seeded = await asyncio.to_thread(seed_demo, self.vault)
+            seeded = await asyncio.to_thread(seed_demo, self.vault, self.palette)
             if seeded:
                 log.info("seeded %d demo canvases into %s", len(seeded), self.vault.root)
         else:
@@ -231,7 +256,11 @@ class CanvasService:
         else:
             if swept:
                 log.info("removed %d temporary file(s) left by an earlier crash", swept)
-        self._present = {name for name, _ in await asyncio.to_thread(lambda: list(self.vault.walk("")))}
+        found = await asyncio.to_thread(lambda: list(self.vault.walk("")))
+        self._present = {name for name, _ in found}
+        self.palette_hint = palette_hint(self.palette.name, await asyncio.to_thread(_votes, found))
+        if self.palette_hint:
+            log.warning("%s", self.palette_hint)
         if self.watch:
             self._watcher = asyncio.create_task(
                 watch_vault(self.vault, self._stop, self._check_external), name="canvas-watcher"
@@ -278,6 +307,12 @@ class CanvasService:
         async with self._locked(name) as (canonical, path):
             view, _state = await self._load(canonical, path)
             return view
+
+    async def check_free(self, name: str) -> None:
+        """FORBIDDEN_PATH for a name no canvas may have, CONFLICT for one that is taken."""
+        async with self._locked(name) as (canonical, path):
+            if await asyncio.to_thread(path.exists):
+                raise conflict(f"canvas {canonical!r} already exists", kind="canvas", name=canonical)
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ class Workflows:
         """Schedule a review canvas; `start=False` leaves the task pending for the caller to start."""
         view = await self.canvases.read(params.canvas)
         review.select_targets(view.document, self.canvases.palette, params.node_ids, params.colors)
+        if params.name is not None:
+            await self.canvases.check_free(params.name)
         params = msgspec.structs.replace(params, canvas=view.name)
         return await self.tasks.create_task(review.KIND, params, canvas=view.name, start=start)
 

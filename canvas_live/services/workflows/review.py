@@ -84,11 +84,13 @@ class Target:
 
 
 class ReviewParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """`review.generate`: the source canvas; by default its red and purple text nodes."""
+    """`review.generate`: the source canvas; by default its red and purple text nodes; `name` chooses
+    the review canvas's name (by default `<source>-检验白板-<YYYYMMDD>`, then `-2`, `-3`, …)."""
 
     canvas: str
     node_ids: list[str] | None = None
     colors: list[str] | None = None
+    name: str | None = None
 
 
 class FailedNode(msgspec.Struct):
@@ -132,7 +134,10 @@ def _target(document: Document, palette: Palette, node: dict[str, Any]) -> Targe
     node_id = node["id"]
     state = "purple" if palette.state_of(node.get("color")) == "purple" else "red"
     parents = material_parents(document, palette, node_id)
+    # The group: the title of the node's material (its first heading or line), else of the frame it
+    # sits in, else its own: never a catch-all "Other" for a node that says what it is about.
     topic = headline(node_text(parents[0])) if parents else _frame_label(document, node)
+    topic = topic or headline(node_text(node))
     notes = yellow_notes(document, palette, node_id)
     return Target(node_id, node_text(node), state, notes, joined(parents), topic or None)
 
@@ -297,9 +302,9 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[Revie
                 failed_nodes=msgspec.to_builtins(failed),
             )
         nodes[0][MARK] = ctx.task_id
-        base = f"{source.name}-{SUFFIX}-{when:%Y%m%d}"
+        base = params.name or f"{source.name}-{SUFFIX}-{when:%Y%m%d}"
         nodes, edges = _with_ids(nodes, edges)
-        for attempt in range(1, 1000):
+        for attempt in range(1, 2 if params.name else 1000):
             name = base if attempt == 1 else f"{base}-{attempt}"
             result = ReviewResult(name, f"{name}.canvas", count, groups, failed)
 
@@ -312,6 +317,8 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[Revie
             except RpcError as exc:
                 if exc.code is not ErrorCode.CONFLICT:
                     raise
+        if params.name:
+            raise RpcError(ErrorCode.CONFLICT, f"canvas {base!r} already exists", kind="canvas", name=base)
         raise RpcError(ErrorCode.CONFLICT, f"every name from {base!r} to {base}-999 is taken", name=base)
 
     async def recover(info: TaskInfo) -> bool:

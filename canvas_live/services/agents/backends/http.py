@@ -8,6 +8,7 @@ a 429's `Retry-After` is passed on so the retry policy can wait at least that lo
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from abc import ABC, abstractmethod
@@ -112,6 +113,9 @@ def _cut(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+log = logging.getLogger("canvas_live.agents")
+
+_SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _RUN = re.compile(r"[A-Za-z0-9_\-.+/=:]{4,}")
 
 PARTIAL = 6
@@ -150,19 +154,44 @@ class OpenAIBackend(_HttpBackend):
     default_model = "gpt-4o-mini"
     path = "/chat/completions"
 
+    structured = True
+    """Whether the server takes `response_format: json_schema`; set false at its first refusal."""
+
     def headers(self, key: str | None) -> dict[str, str]:
         """Bearer auth when a key is set; local servers usually need none."""
         return {"authorization": f"Bearer {key}"} if key else {}
 
     def body(self, request: AgentRequest, model: str) -> dict[str, Any]:
-        """System prompt and input as two chat messages."""
-        return {
+        """System prompt and input as two chat messages; a JSON agent asks for structured output.
+
+        With the agent's JSON Schema (`json_schema`) where the server supports it, else plain JSON
+        mode (`json_object`): OpenAI, vLLM and llama.cpp take the first, some Ollama versions only
+        the second.
+        """
+        body: dict[str, Any] = {
             "model": model,
             "messages": [
                 {"role": "system", "content": request.system_prompt()},
                 {"role": "user", "content": request.user_message()},
             ],
         }
+        if request.definition.output == "json":
+            schema = {"name": _SCHEMA_NAME.sub("_", request.definition.name)[:64], "schema": request.schema()}
+            structured = {"type": "json_schema", "json_schema": schema}
+            body["response_format"] = structured if self.structured else {"type": "json_object"}
+        return body
+
+    async def complete(self, request: AgentRequest) -> str:
+        """As for any HTTP backend; a server that refuses `json_schema` is asked again in JSON mode."""
+        try:
+            return await super().complete(request)
+        except AgentError as exc:
+            refused = exc.data.get("status") in (400, 422) and "response_format" in exc.message.lower()
+            if not (refused and self.structured and request.definition.output == "json"):
+                raise
+        self.structured = False
+        log.info("the %s backend refused response_format json_schema: using JSON mode from now on", self.name)
+        return await super().complete(request)
 
     def answer(self, payload: Any) -> str:
         """`choices[0].message.content`."""

@@ -80,7 +80,8 @@ def score(data: ScoringInput) -> ScoringOutput:
     accuracy = round(25 * min(1.0, 0.2 + 0.8 * coverage) * min(1.0, length / 12))
     imagery = 25 if examples >= 2 else 18 if examples == 1 else min(8, length // 8)
     completeness = round(25 * min(1.0, length / FULL_ANSWER) * (0.5 + 0.5 * coverage))
-    originality = round(25 * (1 - copied) * min(1.0, length / 20))
+    # Own words about something else are not an explanation: originality counts as far as it covers.
+    originality = round(25 * (1 - copied) * min(1.0, length / 20) * (0.3 + 0.7 * coverage))
     total = accuracy + imagery + completeness + originality
     action: ColorAction = "change_to_green" if total >= 80 else "change_to_purple" if total >= 60 else "keep_red"
     return ScoringOutput(

@@ -40,6 +40,7 @@ _EN_CALLED = re.compile(
 _EN_DEFINES = re.compile(r"(?:^|[.!?]\s+|\n)([A-Z][\w-]*(?:\s+[\w-]+){0,2})\s+(?:is|are|means|refers to)\s", re.M)
 _ZH_CALLED = re.compile(r"(?:称为|叫做|所谓)([\u3400-\u9fff]{2,8})")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LONE_LETTER = re.compile(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
 _ZH_TERM = re.compile(r"[\u3400-\u9fffA-Za-z0-9]{2,12}")
 
 ZH_NOUNS = ("n", "nz", "vn", "nr", "ns", "nt", "nw", "eng", "l", "ng")
@@ -73,7 +74,6 @@ EN_STOP = _words(
     "form forms result results case cases fact facts time times place places point points"
 )
 _DETERMINERS = r"(?:the|a|an|this|that|these|those|its|their|our|your|his|her|each|every|no)"
-_EN_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z0-9₀-₉]|[A-Z][A-Za-z0-9₀-₉]+")
 
 
 def is_chinese(text: str) -> bool:
@@ -93,6 +93,8 @@ def key_terms(text: str, limit: int = 7, first: str | None = None) -> list[str]:
     candidates = [first.strip()] if first and first.strip() else []
     candidates += _titles(text, chinese) + _marked(text, chinese)
     candidates += _zh_ranked(plain(text), limit * 2) if chinese else _en_ranked(plain(text), limit * 2)
+    if not candidates and not chinese:  # a short text (a question) gives the noun test little to go on
+        candidates = _en_ranked(plain(text), limit * 2, strict=False)
     chosen: list[str] = []
     for term in candidates:
         if len(chosen) >= limit:
@@ -109,8 +111,10 @@ def is_term(term: str, chinese: bool | None = None) -> bool:
     term = term.strip()
     if chinese is None:
         chinese = is_chinese(term)
-    if chinese:
-        return _ZH_TERM.fullmatch(term) is not None and len(_CJK.findall(term)) >= 2 and term not in ZH_STOP
+    if chinese:  # and not a formula: 「若p则q」 is a statement about p and q, not a term
+        if _ZH_TERM.fullmatch(term) is None or _LONE_LETTER.search(term) or term in ZH_STOP:
+            return False
+        return len(_CJK.findall(term)) >= 2
     words = term.split()
     if not 1 <= len(words) <= 4 or any(len(word) < 2 and not word.isupper() for word in words):
         return False
@@ -150,12 +154,15 @@ def _yake(limit: int) -> yake.KeywordExtractor:
     return yake.KeywordExtractor(lan="en", n=2, top=limit * 3, dedupLim=0.8)
 
 
-def _en_ranked(text: str, limit: int) -> list[str]:
-    """YAKE!'s keywords (best first) that the text shows to be nouns, in the case the text writes them."""
+def _en_ranked(text: str, limit: int, strict: bool = True) -> list[str]:
+    """YAKE!'s keywords (best first) that the text shows to be nouns (any single word that could be a
+    term, unless `strict`), in the case the text writes them."""
     ranked = []
     for keyword, _score in _yake(limit).extract_keywords(text):
         surface = _surface(text, keyword)
-        if surface is not None and is_term(surface, False) and _nounlike(text, surface):
+        if surface is None or not is_term(surface, False):
+            continue
+        if _nounlike(text, surface) if strict else " " not in surface and not surface.lower().endswith(("ly", "ed")):
             ranked.append(surface)
     return ranked[:limit]
 
