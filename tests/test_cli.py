@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from canvas_live.server.settings import Settings, add_arguments, load_settings
+from canvas_live.server.settings import SettingError, Settings, add_arguments, load_settings
 
 
 def parse(argv: list[str], environ: dict[str, str]) -> Settings:
@@ -42,11 +42,53 @@ def test_flags_beat_environment_beats_defaults() -> None:
     assert settings.state_dir == Path("/tmp/d")
 
 
-def test_bad_environment_values_are_refused() -> None:
-    with pytest.raises(SystemExit, match="CANVAS_LIVE_PALETTE"):
+def test_bad_values_from_any_source_name_the_setting() -> None:
+    with pytest.raises(SettingError, match="CANVAS_LIVE_PALETTE must be one of obsidian, cls"):
         parse([], {"CANVAS_LIVE_PALETTE": "rainbow"})
-    with pytest.raises(SystemExit):
+    with pytest.raises(SettingError, match="--palette"):
         parse(["--palette", "rainbow"], {})
+    with pytest.raises(SettingError, match="CANVAS_LIVE_DEMO: expects true or false"):
+        parse([], {"CANVAS_LIVE_DEMO": "maybe"})
+
+
+def test_a_config_file_sits_under_the_environment_and_the_flags(tmp_path: Path) -> None:
+    config = tmp_path / "canvas-live.toml"
+    config.write_text('max_inflight = 32\nmax-batch = 10\ndemo = true\nallow_origin = ["https://a"]\nport = 9000\n')
+    settings = parse(["--config", str(config), "--no-demo", "--port", "9100"], {"CANVAS_LIVE_MAX_BATCH": "20"})
+    assert (settings.max_inflight, settings.max_batch, settings.demo, settings.port) == (32, 20, False, 9100)
+    assert settings.allow_origin == ("https://a",)
+    for words, value in (("yes", True), ("0", False), ("On", True), ("false", False)):
+        assert parse([], {"CANVAS_LIVE_DEMO": words}).demo is value
+    config.write_text("max_inflight = 'many'\n")
+    with pytest.raises(SettingError, match="max_inflight: expects a number"):
+        parse(["--config", str(config)], {})
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "words"),
+    [
+        (["serve"], {"CANVAS_LIVE_PORT": "abc"}, "CANVAS_LIVE_PORT: expects a number"),
+        (["serve", "--max-inflight", "1.5"], {}, "--max-inflight: expects a number without a fraction"),
+        (["serve", "--config", "/nonexistent.toml"], {}, "--config /nonexistent.toml"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_status_2(argv: list[str], environ: dict[str, str], words: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "canvas_live", *argv], env={**os.environ, **environ}, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_config_prints_the_effective_settings_with_secrets_masked() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "canvas_live", "config", "--token", "s3cret", "--max-batch", "7"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert 'token = "***"' in done.stdout and "s3cret" not in done.stdout
+    assert "max_batch = 7" in done.stdout and 'palette = "obsidian"' in done.stdout
+    shown = subprocess.run([sys.executable, "-m", "canvas_live", "serve", "--help"], capture_output=True, text=True)
+    assert "(default: 64)" in " ".join(shown.stdout.split()) and "--no-demo" in shown.stdout
 
 
 def free_port() -> int:

@@ -128,6 +128,9 @@ async def test_the_server_starts_on_a_full_disk_and_says_what_does_not_work(
     live = make_server(vault=vault, data_dir=data)
     async with httpx.AsyncClient(base_url=live.base_url) as http:
         health = (await http.get("/api/v1/health")).json()
+        ready = await http.get("/api/v1/ready")
+    assert (ready.status_code, ready.json()["error"]) == (503, "UNAVAILABLE")  # alive, but not ready for work
+    assert ready.json()["details"]["problems"]["tasks"]["data"]["errno"] == "ENOSPC"
     assert health["status"] == "degraded"
     assert health["problems"]["tasks"]["error"] == "STORAGE"
     async with open_client(live) as client:
@@ -145,6 +148,8 @@ async def test_the_server_starts_on_a_full_disk_and_says_what_does_not_work(
         batch = await client.call("agent.batch", {"calls": [ORAL]})
         assert (await client.call("task.wait", {"id": batch["task_id"], "timeout": 10}))["status"] == "completed"
         assert (await client.call("server.info"))["problems"] == {}
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            assert (await http.get("/api/v1/ready")).json() == {"status": "ready"}
         task = await client.call("task.get", {"id": orphan.id})
         assert (task["status"], task["error"]["error"]) == ("failed", "INTERRUPTED")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -91,6 +92,8 @@ class Registry(Generic[Ctx]):
     def __init__(self, max_batch: int = 100) -> None:
         self.methods: dict[str, Method[Ctx]] = {}
         self.max_batch = max_batch
+        self.observe: Callable[[str, str, float], None] | None = None
+        """Told of every answered request: its method, its outcome (`ok` or the error's name), seconds."""
 
     def method(
         self,
@@ -147,16 +150,25 @@ class Registry(Generic[Ctx]):
 
     async def _answer(self, parsed: Parsed, ctx: Ctx, websocket: bool) -> bytes | None:
         if isinstance(parsed, RpcError):
+            if self.observe is not None:
+                self.observe("", parsed.name, 0.0)
             return encode_failure(parsed, request_id_of(parsed))
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             result = await self.call(parsed, ctx, websocket=websocket)
         except RpcError as exc:
+            outcome = exc.name
             return None if parsed.is_notification else encode_failure(exc, parsed.id)  # type: ignore[arg-type]
         except Exception:
+            outcome = ErrorCode.INTERNAL_ERROR.name
             log.exception("method %s failed", parsed.method)
             if parsed.is_notification:
                 return None
             return encode_failure(RpcError(ErrorCode.INTERNAL_ERROR, "internal error"), parsed.id)  # type: ignore[arg-type]
+        finally:
+            if self.observe is not None:
+                self.observe(parsed.method, outcome, time.perf_counter() - started)
         if parsed.is_notification:
             return None
         return encode_success(result, parsed.id)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
 from canvas_live.server.gate import guarded_protocol
 from canvas_live.server.security import mask_tokens_in_logs
-from canvas_live.server.settings import Settings, add_arguments, load_settings
+from canvas_live.server.settings import SettingError, Settings, add_arguments, describe, load_settings
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
@@ -51,8 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server")
     add_arguments(serve)
+    config = commands.add_parser("config", help="print the settings `serve` would use with these options")
+    add_arguments(config)
     args = parser.parse_args(argv)
-    settings = load_settings(args)
+    try:
+        settings = load_settings(args)
+    except SettingError as exc:
+        parser.exit(2, f"{NAME}: {exc}\n")
+    if args.command == "config":
+        print(describe(settings))
+        return 0
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.vault.mkdir(parents=True, exist_ok=True)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host

@@ -111,6 +111,7 @@ class Connection:
         """Send a frame now if the socket takes it, else queue it; never blocks, never raises."""
         if self.state is not State.OPEN:
             return
+        self.runtime.frames_delivered += 1
         if self._busy:
             if len(self._queue) >= self._queue_limit:
                 self._drop_slow_consumer()

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -82,6 +83,30 @@ async def rpc(request: Request) -> Response:
     if answer is None:
         return Response(status_code=204)
     return Response(answer, media_type=JSON)
+
+
+async def metrics(request: Request) -> Response:
+    """`GET /metrics`: the Prometheus text exposition, under the same token and Origin rule as the API."""
+    runtime = runtime_of(request)
+    denied = refused(request, runtime)
+    if denied is not None:
+        return denied
+    assert runtime.metrics is not None
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def ready(request: Request) -> Response:
+    """`GET /api/v1/ready`: 200 when the server can take work, 503 while starting, shutting down, or
+    while the task store cannot be written (for orchestrators; `/api/v1/health` is liveness)."""
+    runtime = runtime_of(request)
+    denied = refused(request, runtime)
+    if denied is not None:
+        return denied
+    problems = runtime.problems() if runtime.ready else {}
+    if runtime.ready and not problems:
+        return json_response({"status": "ready"})
+    reason = "the task store cannot be written" if problems else "starting or shutting down"
+    return http_error(503, "UNAVAILABLE", f"not ready: {reason}", {"problems": problems} if problems else None)
 
 
 async def health(request: Request) -> Response:

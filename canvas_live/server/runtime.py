@@ -16,6 +16,7 @@ from canvas_live import NAME, __version__
 from canvas_live.protocol.errors import ErrorInfo
 from canvas_live.protocol.registry import Registry
 from canvas_live.server.builders import build_agent_service, build_task_manager
+from canvas_live.server.metrics import Metrics
 from canvas_live.server.settings import Settings
 from canvas_live.services.agents import AgentService
 from canvas_live.services.canvas.service import CanvasService
@@ -39,6 +40,10 @@ class Runtime:
     """The open WebSocket connections (each one a hub subscriber)."""
     started_at: float = field(default_factory=time.monotonic)
     connections_total: int = 0
+    frames_delivered: int = 0
+    ready: bool = False
+    """True once every service started, false again from the start of shutdown."""
+    metrics: Metrics | None = None
     batch_calls: dict[Subscriber, int] = field(default_factory=dict)
     """Agent calls in each connection's unfinished `agent.batch` tasks (for its queue cap)."""
     slow_consumers_dropped: int = 0
@@ -101,9 +106,14 @@ class Runtime:
             self.tasks.register(kind)
         self.workflows = Workflows(self.canvases, self.agents, self.tasks)
         await self.tasks.start()
+        self.metrics = Metrics(self)
+        self.registry.observe = self.metrics.observe_request
+        self.canvases.on_write = self.metrics.canvas_writes.observe
+        self.ready = True
 
     async def close(self) -> None:
         """Stop the services in the reverse order of start-up."""
+        self.ready = False
         await self.tasks.close()
         await self.agents.close()
         await self.canvases.close()

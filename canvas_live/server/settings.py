@@ -1,14 +1,18 @@
-"""Server settings: one dataclass, filled from `canvas-live serve` flags and `CANVAS_LIVE_*` variables.
+"""Server settings: one dataclass, filled from flags, `CANVAS_LIVE_*` variables and a TOML file.
 
-Each field's metadata carries its help text, so the CLI and the environment are generated from
-this one list and cannot drift apart. Precedence: flag, then environment, then default.
+Each field's metadata carries its help text, so the CLI, the environment and the config file are
+generated from this one list and cannot drift apart. Precedence: flag, then environment, then the
+`--config` file (the same names as the flags, `max_inflight = 32` or `max-inflight = 32`), then the
+default. A bad value from any of them is one `SettingError` naming the setting and where it came
+from; the CLI prints it and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import json
 import os
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -94,57 +98,141 @@ class Settings:
         return self.data_dir if self.data_dir is not None else self.vault / ".canvas-live"
 
 
+class SettingError(ValueError):
+    """A setting whose value cannot be used: the message names the setting and its source."""
+
+
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(kind: Any, raw: str) -> Any:
+    """A setting's text (a flag's or a variable's) as its type; ValueError saying what it expects."""
     text = str(kind)
     if "bool" in text:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word not in TRUE + FALSE:
+            raise ValueError("expects true or false (also 1/0, yes/no, on/off)")
+        return word in TRUE
     if "tuple" in text:
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     if "Path" in text:
         return Path(raw)
-    if "float" in text:
-        return float(raw)
-    if "int" in text:
-        return int(raw)
+    try:
+        if "float" in text:
+            return float(raw)
+        if "int" in text:
+            return int(raw)
+    except ValueError:
+        raise ValueError(f"expects a number{'' if 'float' in text else ' without a fraction'}") from None
     return raw
 
 
+def _checked(spec: Any, value: Any, source: str) -> Any:
+    """`value` (text, or a TOML value) as the setting's type, within its choices, or SettingError."""
+    try:
+        if isinstance(value, list) and spec.metadata.get("multiple"):
+            value = tuple(str(item) for item in value)
+        elif isinstance(value, bool) and "bool" in str(spec.type):
+            pass
+        else:
+            value = _convert(spec.type, value if isinstance(value, str) else str(value).lower())
+    except ValueError as exc:
+        raise SettingError(f"{source}: {exc}, got {value!r}") from None
+    choices: Sequence[str] | None = spec.metadata.get("choices")
+    if choices and value not in choices:
+        raise SettingError(f"{source} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per setting, its help naming the environment variable."""
+    """Add `--config` and one flag per setting; each help line names its environment variable and default."""
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help=f"TOML file of settings, the same names as the flags [env {ENV_PREFIX}CONFIG]",
+    )  # fmt: skip
     for spec in fields(Settings):
         flag = "--" + spec.name.replace("_", "-")
         env = ENV_PREFIX + spec.name.upper()
-        help_text = f"{spec.metadata['help']} [env {env}]"
+        default = spec.default if spec.default not in (None, ()) else "none"
+        help_text = f"{spec.metadata['help']} (default: {default}) [env {env}]"
         if spec.type == "bool":
-            parser.add_argument(flag, action="store_true", default=None, help=help_text)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif spec.metadata.get("multiple"):
             parser.add_argument(flag, action="append", default=None, help=help_text)
         else:
-            parser.add_argument(
-                flag,
-                default=None,
-                choices=spec.metadata.get("choices"),
-                type=functools.partial(_convert, spec.type),
-                help=help_text,
-            )
+            parser.add_argument(flag, default=None, metavar=spec.name.upper(), help=help_text)
 
 
 def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from parsed flags, then the environment, then the defaults."""
+    """Build settings from parsed flags, then the environment, then the config file, then the defaults."""
     environ = os.environ if environ is None else environ
+    config = getattr(args, "config", None) or (
+        Path(environ[ENV_PREFIX + "CONFIG"]) if environ.get(ENV_PREFIX + "CONFIG") else None
+    )
+    from_file = _read_config(config) if config is not None else {}
     values: dict[str, Any] = {}
     for spec in fields(Settings):
+        flag = "--" + spec.name.replace("_", "-")
         given = getattr(args, spec.name, None) if args is not None else None
-        if given is not None:
-            values[spec.name] = tuple(given) if spec.metadata.get("multiple") else given
-            continue
         raw = environ.get(ENV_PREFIX + spec.name.upper())
-        if raw is not None and raw != "":
-            value = _convert(spec.type, raw)
-            choices: Sequence[str] | None = spec.metadata.get("choices")
-            if choices and value not in choices:
-                raise SystemExit(f"{ENV_PREFIX}{spec.name.upper()} must be one of {', '.join(choices)}")
-            values[spec.name] = value
+        if given is not None:
+            if isinstance(given, list):
+                values[spec.name] = tuple(given)
+            else:
+                values[spec.name] = given if isinstance(given, bool) else _checked(spec, given, flag)
+        elif raw is not None and raw != "":
+            values[spec.name] = _checked(spec, raw, ENV_PREFIX + spec.name.upper())
+        elif spec.name in from_file:
+            values[spec.name] = _checked(spec, from_file[spec.name], f"{config}: {spec.name}")
         elif spec.default is MISSING:  # pragma: no cover - every setting has a default
-            raise SystemExit(f"missing setting {spec.name}")
+            raise SettingError(f"missing setting {spec.name}")
     return Settings(**values)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """The settings of a TOML file, by field name; an unknown name or a file that is not TOML is SettingError."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise SettingError(f"--config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError(f"--config {path}: not TOML ({exc})") from None
+    names = {spec.name for spec in fields(Settings)}
+    settings = {key.replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise SettingError(f"--config {path}: unknown setting {unknown[0]!r}")
+    return settings
+
+
+SECRETS = frozenset({"token"})
+"""Settings never printed as they are."""
+
+
+def describe(settings: Settings) -> str:
+    """The effective settings as TOML, secrets masked: what `canvas-live config` prints."""
+    lines = []
+    for spec in fields(Settings):
+        value = getattr(settings, spec.name)
+        if spec.name in SECRETS and value:
+            value = "***"
+        if value is None:
+            lines.append(f"# {spec.name} = (none)")
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, tuple):
+            value = list(value)
+        lines.append(f"{spec.name} = {_toml(value)}")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)

@@ -232,6 +232,8 @@ class CanvasService:
         self._versions: dict[str, str] = {}
         self._present: set[str] = set()
         self._recent: dict[str, list[_ServerEdit]] = {}
+        self.on_write: Callable[[float], None] | None = None
+        """Told how long each canvas write took, in seconds (for the metrics)."""
         self.palette_hint: str | None = None
         """Set at start-up when the vault's canvases plainly follow the other colour convention."""
         self.counters = {"canvas_writes": 0, "canvas_rebased": 0, "canvas_reapplied": 0, "canvas_busy": 0}
@@ -375,7 +377,10 @@ class CanvasService:
         applied again only within `REAPPLY_WINDOW` of that, never over and over.
         """
         document = draft.finish()
+        started = time.perf_counter()
         state = await asyncio.to_thread(self._write, name, path, document, base)
+        if self.on_write is not None:
+            self.on_write(time.perf_counter() - started)
         self.counters["canvas_writes"] += 1
         self._keep(name, _Cached(state, document, None))
         self._versions[name] = state.version

@@ -18,6 +18,7 @@ from canvas_live.protocol.errors import RpcError
 from canvas_live.services.canvas.files import SUFFIX, Vault
 
 log = logging.getLogger("canvas_live.canvases")
+logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch of changes at INFO
 
 DEBOUNCE_MS = 400
 """Longest a burst of file events is gathered before it is handed over."""

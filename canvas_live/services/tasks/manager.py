@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -161,6 +162,7 @@ class BackgroundTaskManager:
         self._writer = TaskWriter(store, on_final=self._forget)
         self._pruner: asyncio.Task[None] | None = None
         self._closing = False
+        self._finished: Counter[tuple[str, str]] = Counter()
         self.problem: ErrorInfo | None = None
         """Why the store could not be brought up to date at start-up (a full or read-only disk), if so."""
 
@@ -359,6 +361,7 @@ class BackgroundTaskManager:
         if info.status.terminal:
             return False
         info.status, info.finished_at, info.result, info.error = status, utc_iso(), result, error
+        self._finished[info.kind, status.value] += 1
         if active.progress_timer is not None:
             active.progress_timer.cancel()  # the final event carries the final progress
         self._writer.put(info)
@@ -434,6 +437,14 @@ class BackgroundTaskManager:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(active.done.wait(), timeout)
         return _snapshot(active.info)
+
+    def tally(self) -> dict[tuple[str, str], int]:
+        """Tasks of this process by kind and status: those that ended, and those under way now."""
+        tally = Counter(self._finished)
+        for active in self._active.values():
+            if not active.info.status.terminal:
+                tally[active.info.kind, active.info.status.value] += 1
+        return dict(tally)
 
     def counts(self) -> dict[str, int]:
         """Unfinished tasks by status, from memory (for the health probe)."""
