@@ -57,7 +57,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "explain": (
         "为什么说「{term}」很重要？它解决了什么问题？",
-        "Why {does} {term} matter? What problem {does} it solve?",
+        "Why {does} {term} matter? Which problem {does} {term} solve?",
     ),
     "apply": ("设计一个新情境，在其中运用「{term}」。", "Make up a new situation in which you would apply {term}."),
 }
@@ -81,7 +81,9 @@ def _plural(term: str) -> bool:
 
 
 def _guidance(material: str, term: str, chinese: bool) -> str | None:
-    sentence = sentence_with(material, term)
+    """The first sentence of the material that says something about `term` (a heading only names it)."""
+    saying = (line for line in sentences(material) if mentions(line, term) and len(line) > len(term) + 4)
+    sentence = next(saying, None) or sentence_with(material, term)
     if sentence is None:
         return None
     return GUIDANCE[0 if chinese else 1].format(sentence=shorten(sentence, 60 if chinese else 110))
