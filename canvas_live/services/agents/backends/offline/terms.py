@@ -12,8 +12,9 @@ interrogative, a verb phrase or a single letter. In order of preference:
    text itself shows them to be nouns (a determiner before them, or capitals mid-sentence), since
    YAKE! has no part-of-speech tagger and otherwise proposes phrases like "energy splits".
 
-jieba loads its dictionary on first use (about a second): the offline backend runs the heuristics
-in a thread, so that never blocks the event loop.
+Both are imported on first use (YAKE! brings numpy and networkx; jieba's dictionary takes about
+80 MB and a second to load), so a server whose agents run elsewhere never pays for them; the
+offline backend runs the heuristics in a thread, so loading never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -21,12 +22,8 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
+from typing import Any
 
-import jieba
-import jieba.analyse
-import yake
-
-jieba.setLogLevel(60)  # its "Building prefix dict" chatter goes nowhere
 _jieba_ready = threading.Lock()
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
@@ -144,13 +141,19 @@ def _marked(text: str, chinese: bool) -> list[str]:
 
 def _zh_ranked(text: str, limit: int) -> list[str]:
     with _jieba_ready:
+        import jieba
+        import jieba.analyse
+
+        jieba.setLogLevel(60)  # its "Building prefix dict" chatter goes nowhere
         jieba.initialize()
     tags = jieba.analyse.extract_tags(text, topK=limit * 2, allowPOS=ZH_NOUNS)
     return [tag for tag in tags if is_term(tag, True)][:limit]
 
 
 @lru_cache(maxsize=8)
-def _yake(limit: int) -> yake.KeywordExtractor:
+def _yake(limit: int) -> Any:
+    import yake
+
     return yake.KeywordExtractor(lan="en", n=2, top=limit * 3, dedupLim=0.8)
 
 
