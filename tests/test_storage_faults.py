@@ -174,6 +174,10 @@ async def test_temporary_files_a_crash_left_are_removed_at_start_up(
     ]
     for leftover in leftovers:
         leftover.write_bytes(b"x" * 1000)
+    displaced = temp / f"{dead_pid()}-fedcba987654.tmp"  # an editor's save a kill left mid-exchange
+    displaced.write_text(
+        '{"nodes":[{"id":"n","type":"text","text":"the learner\'s","x":0,"y":0,"width":1,"height":1}]}'
+    )
     alive = temp / f"{os.getppid()}-0123456789ab.tmp"  # another live process's write in progress
     alive.write_bytes(b"x")
     unrelated = vault / "math" / ".notes.md.tmp"
@@ -181,3 +185,5 @@ async def test_temporary_files_a_crash_left_are_removed_at_start_up(
     make_server()
     assert not any(leftover.exists() for leftover in leftovers)
     assert alive.exists() and unrelated.exists()
+    (kept,) = (vault / ".canvas-live" / "recovered").iterdir()  # a whole canvas is never deleted
+    assert "the learner's" in kept.read_text() and not displaced.exists()

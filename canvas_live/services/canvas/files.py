@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -25,7 +26,10 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from canvas_live.protocol.errors import ErrorCode, RpcError, not_found
+from canvas_live.services.canvas.format import CanvasFormatError, parse
 from canvas_live.services.canvas.palette import PALETTES, Palette, recolour
+
+log = logging.getLogger("canvas_live.canvases")
 
 SUFFIX = ".canvas"
 STATE_DIR = ".canvas-live"
@@ -115,13 +119,16 @@ def _settled_time(mtime_ns: int, checked_ns: int) -> bool:
     multigrain timestamps, a fine-grained time distinct from any that was looked at), so only a
     file stamped with the very tick in which it was looked at can be rewritten, same size, same
     mtime; such a file is compared by its bytes instead, as git does with "racily clean" entries.
-    Elsewhere a file is trusted only once it is `RACY_NS` old. A time of whole seconds is taken as
-    the mark of a file system that keeps only seconds (FAT, exFAT, HFS+, small ext4 inodes), where
-    any write within the next two seconds may keep it.
+    Elsewhere a file is trusted only once it is `RACY_NS` old, and so is a file whose time is
+    rounded (to 100 ns or coarser: exFAT, NTFS, SMB), since its file system does not stamp with this
+    clock; a time of whole seconds marks a file system that keeps only seconds (FAT, HFS+, small
+    ext4 inodes), where any write within the next two seconds may keep it.
     """
     if mtime_ns % 1_000_000_000 == 0:
         return mtime_ns + 2_000_000_000 < checked_ns
-    return mtime_ns != checked_ns if _COARSE is not None else mtime_ns < checked_ns
+    if _COARSE is None or mtime_ns % 100 == 0:
+        return mtime_ns + RACY_NS < checked_ns
+    return mtime_ns != checked_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,14 @@ def read_handle(handle: BinaryIO, known: FileState | None = None) -> tuple[FileS
     if known is not None and known.version == version and known.identity == now:
         return FileState(now, info.st_mtime, version, checked), None
     return FileState(now, info.st_mtime, version, checked), data
+
+
+def _fsync_quietly(directory: Path) -> None:
+    """`_fsync_dir` once the change is made: it cannot be undone, so a failure is logged, not raised."""
+    try:
+        _fsync_dir(directory)
+    except OSError as exc:
+        log.warning("could not make a rename in %s durable: %s", directory, exc)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -350,7 +365,7 @@ class Vault:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
-        _fsync_dir(path.parent)
+        _fsync_quietly(path.parent)
         return state
 
     def swap_in(self, path: Path, data: bytes, base: FileState) -> Swapped:
@@ -379,7 +394,7 @@ class Vault:
             self._put_back(path, temporary, state)
             raise
         if landed:
-            _fsync_dir(path.parent)
+            _fsync_quietly(path.parent)
             return Swapped(state, temporary)
         self._put_back(path, temporary, state)
         with contextlib.suppress(FileNotFoundError):
@@ -396,20 +411,24 @@ class Vault:
         try:
             exchange(temporary, path)
         except FileNotFoundError:  # our file was deleted while in place: the displaced one comes back
-            os.rename(temporary, path)
-            _fsync_dir(path.parent)
+            try:
+                _link_new(temporary, path)  # never over a save that was renamed there meanwhile
+            except FileExistsError:
+                self.keep_backup(self.name_of(path) or path.stem, temporary)
+            _fsync_quietly(path.parent)
             return
-        if identity(os.stat(temporary)) != ours.identity:
+        if not _holds(temporary, ours):  # written into or renamed over while it was in place
             exchange(temporary, path)
             name = self.name_of(path)
             self.keep_backup(name if name is not None else path.stem, temporary)
-        _fsync_dir(path.parent)
+        _fsync_quietly(path.parent)
 
     def _replace_checked(self, path: Path, temporary: Path, state: FileState, base: FileState) -> Swapped:
         """Check, then replace, where no exchange is possible; the displaced inode is held and re-checked.
 
         The old file is hard-linked aside before the rename, so an editor still writing into it is
-        seen afterwards; only a rename over the canvas between the link and the replace goes unseen.
+        seen afterwards; only a rename over the canvas in the instant between the last check and
+        the replace goes unseen, and that editor's save is lost.
         """
         aside: Path | None = self.temporary(path.parent)
         assert aside is not None
@@ -419,20 +438,28 @@ class Vault:
             raise
         except OSError:
             aside = None  # no hard links here: a plain check
+        replaced = False
         try:
             if not _holds(aside or path, base):
                 raise Displaced(path)
+            if aside is not None and os.stat(path).st_ino != os.stat(aside).st_ino:
+                raise Displaced(path)  # renamed over while it was being compared
             os.replace(temporary, path)
+            replaced = True
             if aside is not None and not _holds(aside, base):
                 os.replace(aside, path)  # an editor wrote into the old file meanwhile: its save wins
                 aside = None
                 raise Displaced(path)
         except BaseException:
             if aside is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(aside)
+                if replaced:  # the old file, perhaps with an editor's bytes in it, goes back in place
+                    with contextlib.suppress(OSError):
+                        os.replace(aside, path)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(aside)
             raise
-        _fsync_dir(path.parent)
+        _fsync_quietly(path.parent)
         return Swapped(state, aside)
 
     def keep_backup(self, name: str, replaced: Path | None) -> None:
@@ -455,9 +482,12 @@ class Vault:
         shutil.move(replaced, slots[0])
 
     def sweep(self) -> int:
-        """Remove the temporary files of processes that no longer run (a crash mid-write); how many.
+        """Clear away the temporary files of processes that no longer run (a crash mid-write); how many.
 
-        Also the hidden `.<name>.canvas.<hex>.tmp` files that earlier versions wrote beside canvases.
+        Most are a write that never took the canvas's place, and are removed. But a kill in the
+        instant after an exchange that displaced an editor's save leaves that save here: a leftover
+        that is a whole canvas is therefore moved to `<vault>/.canvas-live/recovered/`, never
+        deleted. Also the hidden `.<name>.canvas.<hex>.tmp` files earlier versions left beside canvases.
         """
         candidates: list[Path] = []
         if self.temp_dir.is_dir():
@@ -471,9 +501,24 @@ class Vault:
             if match is not None and match["pid"] and _alive(int(match["pid"])):
                 continue
             with contextlib.suppress(FileNotFoundError):
-                candidate.unlink()
+                if _whole_canvas(candidate):
+                    recovered = self.root / STATE_DIR / "recovered"
+                    recovered.mkdir(parents=True, exist_ok=True)
+                    os.replace(candidate, recovered / f"{int(time.time())}-{candidate.name}{SUFFIX}")
+                    log.warning("kept a canvas a crash left mid-write as %s", recovered)
+                else:
+                    candidate.unlink()
                 removed += 1
         return removed
+
+
+def _whole_canvas(path: Path) -> bool:
+    """Whether a file holds a complete, non-empty canvas (what an editor saves), not a partial write."""
+    try:
+        data = path.read_bytes()
+        return bool(data.strip()) and bool(parse(data).nodes)
+    except (OSError, CanvasFormatError):
+        return False
 
 
 TEMP_SUFFIX = ".tmp"

@@ -283,8 +283,8 @@ class CanvasService:
         scanned = await asyncio.to_thread(self._scan, prefix, cached)
         entries = []
         for name, entry in scanned:
-            if entry is not cached.get(name):
-                self._keep(name, entry)
+            if entry is not cached.get(name) and entry.whole and self._cache.get(name) is cached.get(name):
+                self._keep(name, entry)  # never a save in progress: `_settled` judges by what it last saw whole
             if entry.document is None:
                 assert entry.problem is not None
                 info = invalid_canvas(name, entry.problem).to_info()
@@ -300,8 +300,8 @@ class CanvasService:
         for name, path in self.vault.walk(prefix):
             try:
                 scanned.append((name, _read_parsed(path, cached.get(name))))
-            except (FileNotFoundError, NotACanvasFile):
-                continue  # deleted or replaced by something else while listing
+            except OSError:
+                continue  # deleted, replaced by something else, or unreadable while listing
         return scanned
 
     async def read(self, name: str) -> CanvasView:
@@ -464,7 +464,8 @@ class CanvasService:
         before = self._cache.get(name)
         while True:
             try:
-                entry = await asyncio.to_thread(_read_parsed, path, self._cache.get(name))
+                with disk_refusals(f"canvas {name!r} could not be read"):
+                    entry = await asyncio.to_thread(_read_parsed, path, self._cache.get(name))
             except FileNotFoundError:
                 raise not_found("canvas", name) from None
             except NotACanvasFile as exc:
@@ -499,6 +500,8 @@ class CanvasService:
             first = min(edit.at for edit in missed)
             await _outlast_cancellation(self._commit(name, path, entry.state, draft, first))
         except (RpcError, Displaced) as exc:
+            # Kept for the next save (within their window): an editor saving again is what usually follows.
+            self._recent[name] = recent + self._recent.get(name, [])
             log.warning("a save of %r left out recent server edits that could not be applied again: %s", name, exc)
             return entry
         self.counters["canvas_reapplied"] += 1
