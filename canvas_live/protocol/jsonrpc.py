@@ -97,6 +97,11 @@ def parse_frame(data: bytes | str, max_batch: int) -> Parsed | Batch:
     a usable one. JSON nested deeper than the decoder goes (about a thousand levels) is an invalid
     request, answered like any other: the connection goes on.
     """
+    if not isinstance(data, str):
+        try:
+            data.decode()  # the decoder skips unknown keys without checking them: JSON is UTF-8 throughout
+        except UnicodeDecodeError:
+            return RpcError(ErrorCode.PARSE_ERROR, "parse error: the frame is not valid UTF-8")
     try:
         return _parse_frame(data, max_batch)
     except RecursionError:

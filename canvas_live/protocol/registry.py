@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from canvas_live.protocol import logcontext
 from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params, misfit
 from canvas_live.protocol.jsonrpc import (
     Batch,
@@ -155,6 +156,8 @@ class Registry(Generic[Ctx]):
             return encode_failure(parsed, request_id_of(parsed))
         started = time.perf_counter()
         outcome = "ok"
+        request_token = logcontext.request_id.set(logcontext.new_request_id())
+        method_token = logcontext.method.set(parsed.method)
         try:
             result = await self.call(parsed, ctx, websocket=websocket)
         except RpcError as exc:
@@ -167,6 +170,8 @@ class Registry(Generic[Ctx]):
                 return None
             return encode_failure(RpcError(ErrorCode.INTERNAL_ERROR, "internal error"), parsed.id)  # type: ignore[arg-type]
         finally:
+            logcontext.method.reset(method_token)
+            logcontext.request_id.reset(request_token)
             if self.observe is not None:
                 self.observe(parsed.method, outcome, time.perf_counter() - started)
         if parsed.is_notification:

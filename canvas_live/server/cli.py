@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +11,7 @@ import uvicorn
 from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
 from canvas_live.server.gate import guarded_protocol
+from canvas_live.server.logs import configure_logging
 from canvas_live.server.security import mask_tokens_in_logs
 from canvas_live.server.settings import SettingError, Settings, add_arguments, describe, load_settings
 
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         print(describe(settings))
         return 0
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     settings.vault.mkdir(parents=True, exist_ok=True)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  dashboard  http://{host}:{settings.port}/\n  websocket  ws://{host}:{settings.port}/ws",
         flush=True,
     )
-    server = uvicorn.Server(uvicorn_config(settings))
+    server = uvicorn.Server(uvicorn_config(settings, log_config=None))  # its loggers use ours
     server.run()
     return 0
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from canvas_live.protocol import logcontext
 from canvas_live.protocol.errors import ErrorCode, RpcError
 from canvas_live.protocol.jsonrpc import Batch, Parsed, encode_notification
 from canvas_live.server.runtime import Context, Runtime
@@ -186,6 +187,7 @@ class Connection:
         receive = self.websocket.receive
         try:
             await self.websocket.accept()
+            logcontext.peer.set(self.peer)  # every request task of this connection inherits it
             self._writer = asyncio.create_task(self._write_loop())
             self.deliver(encode_notification("server.hello", runtime.hello()).decode())
             while True:

@@ -58,6 +58,7 @@ class Settings:
     history_size: int = _opt(1000, "events kept per topic for resume")
     shutdown_grace: float = _opt(10.0, "seconds running work gets to finish on shutdown")
     log_level: str = _opt("info", "log level", choices=("critical", "error", "warning", "info", "debug"))
+    log_format: str = _opt("plain", "log lines as plain text or one JSON object each", choices=("plain", "json"))
     # Canvases (docs/canvases.md)
     canvas_backups: int = _opt(3, "earlier versions of each canvas kept in <vault>/.canvas-live/backups (0: none)")
     # Agents and background tasks (docs/architecture.md)

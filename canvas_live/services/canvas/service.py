@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from canvas_live.protocol import logcontext
 from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError, not_found
 from canvas_live.services.canvas.edit import Draft, conflict, replay
 from canvas_live.services.canvas.files import (
@@ -436,11 +437,15 @@ class CanvasService:
         given = normalise_name(name)
         async with self._lock(given):
             canonical, path = await asyncio.to_thread(self.vault.locate, given)
-            if canonical == given:
-                yield canonical, path
-            else:
-                async with self._lock(canonical):
+            token = logcontext.canvas.set(canonical)  # what this edit's log lines are about
+            try:
+                if canonical == given:
                     yield canonical, path
+                else:
+                    async with self._lock(canonical):
+                        yield canonical, path
+            finally:
+                logcontext.canvas.reset(token)
 
     async def _load(self, name: str, path: Path) -> tuple[CanvasView, FileState]:
         """Read a canvas under its lock once it holds still; announce it if it changed elsewhere.

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from canvas_live.protocol import logcontext
 from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError, not_found
 from canvas_live.services.clock import utc_iso
 from canvas_live.services.hub import Hub
@@ -272,6 +273,7 @@ class BackgroundTaskManager:
             self._writer.discard(info.id)
             raise
         self._announce(info, start=start)
+        log.info("task %s (%s) created", info.id, info.kind)
         return _snapshot(info)
 
     def _announce(self, info: TaskInfo, *, start: bool) -> None:
@@ -296,6 +298,9 @@ class BackgroundTaskManager:
         if info.status.terminal:  # cancelled before it could start
             return
         info.status, info.started_at = TaskStatus.RUNNING, utc_iso()
+        logcontext.task_id.set(info.id)  # this runner's own context: its log lines name the task
+        if info.canvas is not None:
+            logcontext.canvas.set(info.canvas)
         self._writer.put(info)
         self._publish(info, "task.started", {"started_at": info.started_at})
         limit = self.config.timeouts.get(info.kind, active.kind.timeout or self.config.default_timeout)
@@ -365,6 +370,7 @@ class BackgroundTaskManager:
         if active.progress_timer is not None:
             active.progress_timer.cancel()  # the final event carries the final progress
         self._writer.put(info)
+        log.info("task %s (%s) %s", info.id, info.kind, status.value)
         fields: dict[str, Any] = {"finished_at": info.finished_at, "progress": info.progress}
         if result is not None:
             fields["result"] = result
