@@ -156,8 +156,12 @@ class Registry(Generic[Ctx]):
             return encode_failure(parsed, request_id_of(parsed))
         started = time.perf_counter()
         outcome = "ok"
-        request_token = logcontext.request_id.set(logcontext.new_request_id())
-        method_token = logcontext.method.set(parsed.method)
+        # An inline method never waits, so nothing it does outlives it: it needs no log context.
+        known = self.methods.get(parsed.method)
+        scoped = known is None or not known.inline
+        if scoped:
+            request_token = logcontext.request_id.set(logcontext.new_request_id())
+            method_token = logcontext.method.set(parsed.method)
         try:
             result = await self.call(parsed, ctx, websocket=websocket)
         except RpcError as exc:
@@ -170,8 +174,9 @@ class Registry(Generic[Ctx]):
                 return None
             return encode_failure(RpcError(ErrorCode.INTERNAL_ERROR, "internal error"), parsed.id)  # type: ignore[arg-type]
         finally:
-            logcontext.method.reset(method_token)
-            logcontext.request_id.reset(request_token)
+            if scoped:
+                logcontext.method.reset(method_token)
+                logcontext.request_id.reset(request_token)
             if self.observe is not None:
                 self.observe(parsed.method, outcome, time.perf_counter() - started)
         if parsed.is_notification:

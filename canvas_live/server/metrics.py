@@ -1,23 +1,30 @@
 """Prometheus metrics: `GET /metrics`, in the text exposition Prometheus scrapes.
 
 Nearly everything is read at scrape time from counters the server keeps anyway (connections, the
-hub, agents, tasks, canvases), so the hot paths pay nothing for it. The two exceptions are a
-counter and a histogram observation per JSON-RPC request and per canvas write, which the
-registry and the canvas service report through a callback. Each server has its own
+hub, agents, tasks, canvases), so the hot paths pay nothing for it. The exceptions are each
+JSON-RPC request and each canvas write, which the registry and the canvas service report through
+a callback: a request is two dictionary lookups and three additions into plain lists (a
+prometheus-client histogram takes a lock and a label lookup, about 2.5 µs: a tenth of a `ping`
+on fifty connections), turned into families only when scraped. Each server has its own
 `CollectorRegistry`, so several servers in one process (the test suite) never share figures.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from canvas_live.server.runtime import Runtime
+
+REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+"""Upper bounds, in seconds, of the request duration histogram's buckets."""
 
 CIRCUIT = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
 """A circuit's state as a number: 0 closed, 1 half open (probing), 2 open."""
@@ -30,32 +37,27 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         methods = set(runtime.registry.methods)
         self._known = methods
-        self.requests = Counter(
-            "canvas_live_rpc_requests",
-            "JSON-RPC requests answered, by method and outcome (ok or the error's name).",
-            ["method", "outcome"],
-            registry=self.registry,
-        )
-        self.durations = Histogram(
-            "canvas_live_rpc_request_seconds",
-            "Time from a JSON-RPC request's dispatch to its answer, by method.",
-            ["method"],
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-            registry=self.registry,
-        )
+        self.outcomes: dict[tuple[str, str], int] = {}
+        self.timings: dict[str, list[float]] = {}
+        """Per method: the count of requests in each of `REQUEST_BUCKETS` (and past the last), then the sum."""
         self.canvas_writes = Histogram(
             "canvas_live_canvas_write_seconds",
             "Time a canvas write takes: serialise, write, fsync, compare-and-swap, backup.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
-        self.registry.register(_Live(runtime))
+        self.registry.register(_Live(runtime, self))
 
     def observe_request(self, method: str, outcome: str, seconds: float) -> None:
         """Count one answered request (unknown method names are counted as `unknown`)."""
         name = method if method in self._known else "unknown"
-        self.requests.labels(name, outcome).inc()
-        self.durations.labels(name).observe(seconds)
+        key = (name, outcome)
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        row = self.timings.get(name)
+        if row is None:
+            row = self.timings[name] = [0.0] * (len(REQUEST_BUCKETS) + 2)
+        row[bisect.bisect_left(REQUEST_BUCKETS, seconds)] += 1
+        row[-1] += seconds
 
     def exposition(self) -> bytes:
         """The text exposition of every family."""
@@ -65,12 +67,31 @@ class Metrics:
 class _Live(Collector):
     """Families read from the running server at scrape time."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
         self.runtime = runtime
+        self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
         """Every family, as the server stands now."""
-        runtime = self.runtime
+        runtime, metrics = self.runtime, self.metrics
+        requests = CounterMetricFamily(
+            "canvas_live_rpc_requests",
+            "JSON-RPC requests answered, by method and outcome (ok or the error's name).",
+            labels=["method", "outcome"],
+        )
+        for (method, outcome), count in sorted(metrics.outcomes.items()):
+            requests.add_metric([method, outcome], count)
+        yield requests
+        durations = HistogramMetricFamily(
+            "canvas_live_rpc_request_seconds",
+            "Time from a JSON-RPC request's dispatch to its answer, by method.",
+            labels=["method"],
+        )
+        for method, row in sorted(metrics.timings.items()):
+            cumulative = list(itertools.accumulate(row[:-1]))
+            bounds = [*(str(bound) for bound in REQUEST_BUCKETS), "+Inf"]
+            durations.add_metric([method], list(zip(bounds, cumulative, strict=True)), sum_value=row[-1])
+        yield durations
         stats = runtime.stats()
         yield _gauge("canvas_live_connections_open", "WebSocket connections open now.", stats["connections"])
         yield _counter("canvas_live_connections", "WebSocket connections accepted.", stats["connections_total"])
