@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The JS side of the suite (type checks, schema validation) runs tools from npm, pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: serve test lint bench fuzz clean
 
@@ -13,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 serve: $(STAMP)
 	$(BIN)/canvas-live serve --demo
 
@@ -22,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(BIN)/pytest -n auto --cov --cov-report=term -q
 
 # A nightly-size run of the frame fuzzer (the suite runs 3,000 frames).
@@ -37,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.review_workflow
 
 clean:
-	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .coverage .pytest_cache .mypy_cache .ruff_cache
