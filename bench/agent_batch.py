@@ -35,7 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.lean import CLIENT_CPU, SERVER_CPU, pin
 from canvas_live.services.agents import AgentCatalog, AgentService, AgentServiceConfig, OfflineBackend
-from canvas_live.services.hub import MemoryHub
+from canvas_live.services.hub import Hub, MemoryBroker
 from canvas_live.services.tasks import BackgroundTaskManager, TaskManagerConfig
 from canvas_live.services.tasks.store import SqliteTaskStore
 from canvas_live.services.workflows.batch import KIND, BatchParams, batch_kind
@@ -157,7 +157,7 @@ async def end_to_end(latency: float) -> dict[str, float]:
 
 async def event_overhead(calls: int = 1000, rounds: int = 3) -> dict[str, float]:
     """CPU per call: direct `call_agents_batch` vs the same calls as an `agent.batch` task."""
-    hub = MemoryHub()
+    hub = Hub(MemoryBroker())
     agents = AgentService(AgentCatalog.load(None), OfflineBackend(0.0), AgentServiceConfig(), hub)
     with tempfile.TemporaryDirectory() as folder:
         tasks = BackgroundTaskManager(SqliteTaskStore(Path(folder) / "tasks.sqlite3"), hub, TaskManagerConfig())

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from canvas_live.services.hub import MemoryHub
+from canvas_live.services.hub import Hub, MemoryBroker
 from tests.support.client import Client, RpcError, open_client
 from tests.support.server import LiveServer
 
@@ -169,24 +169,25 @@ class Recorder:
         self.frames.append(frame)
 
 
-def test_an_evicted_topic_goes_on_counting() -> None:
-    hub = MemoryHub(max_topics=2)
+async def test_an_evicted_topic_goes_on_counting() -> None:
+    broker = MemoryBroker(max_topics=2)
+    hub = Hub(broker)
     for _ in range(3):
         hub.publish("task:a", "task.progress", {})
     hub.publish("task:b", "task.progress", {})
     hub.publish("task:c", "task.progress", {})  # evicts task:a, the least recently published
     assert hub.stats()["topics"] == 2
-    assert hub.publish("task:a", "task.progress", {}) == 4
-    answer = hub.subscribe(Recorder(), ["task:a"], {"task:a": 1}, hub.epoch)
+    assert broker.publish("task:a", "task.progress", {}) == 4
+    answer = await hub.subscribe(Recorder(), ["task:a"], {"task:a": 1}, hub.epoch)
     assert answer.recovered == {"task:a": False} and answer.replayed == 0
 
 
-def test_history_is_bounded_in_bytes_too() -> None:
-    hub = MemoryHub(history_size=1000, history_bytes=10_000)
+async def test_history_is_bounded_in_bytes_too() -> None:
+    hub = Hub(MemoryBroker(history_size=1000, history_bytes=10_000))
     for index in range(20):
         hub.publish("tasks", "task.completed", {"done": index, "result": "x" * 1000})
     recorder = Recorder()
-    late = hub.subscribe(recorder, ["tasks"], {"tasks": 5}, hub.epoch)
+    late = await hub.subscribe(recorder, ["tasks"], {"tasks": 5}, hub.epoch)
     assert late.recovered == {"tasks": False}  # the oldest frames went to stay within 10 kB
-    recent = hub.subscribe(Recorder(), ["tasks"], {"tasks": 15}, hub.epoch)
+    recent = await hub.subscribe(Recorder(), ["tasks"], {"tasks": 15}, hub.epoch)
     assert recent.recovered == {"tasks": True} and recent.replayed == 5

@@ -13,7 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from canvas_live.services.hub import MemoryHub
+from canvas_live.services.hub import Hub, MemoryBroker
 from canvas_live.services.tasks import (
     BackgroundTaskManager,
     TaskContext,
@@ -52,7 +52,7 @@ async def quick(ctx: TaskContext, params: NoParams) -> str:
 
 
 async def manager_with(store: FlakyStore) -> BackgroundTaskManager:
-    manager = BackgroundTaskManager(store, MemoryHub(), TaskManagerConfig())
+    manager = BackgroundTaskManager(store, Hub(MemoryBroker()), TaskManagerConfig())
     manager.register(TaskKind("quick", NoParams, quick))
     await manager.start()
     return manager

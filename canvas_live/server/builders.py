@@ -17,13 +17,24 @@ from canvas_live.services.agents import (
     RetryPolicy,
     create_backend,
 )
+from canvas_live.services.agents.service import Slots
+from canvas_live.services.cluster import Cluster
 from canvas_live.services.hub import Hub
 from canvas_live.services.tasks import BackgroundTaskManager, TaskManagerConfig, create_task_store
 
 DAY = 24 * 3600.0
 
 
-async def build_agent_service(settings: Settings, hub: Hub) -> AgentService:
+async def build_cluster(settings: Settings, instance: str) -> Cluster | None:
+    """The connection to the Redis the processes share, joined as `instance`; None for a single process."""
+    if settings.cluster_url is None:
+        return None
+    cluster = Cluster(settings.cluster_url, instance)
+    await cluster.start()
+    return cluster
+
+
+async def build_agent_service(settings: Settings, hub: Hub, slots: Slots | None = None) -> AgentService:
     """The agent catalog (built-in plus `--agents-dir`), the configured backend, and the limits."""
     catalog = await asyncio.to_thread(AgentCatalog.load, settings.agents_dir)
     backend = create_backend(
@@ -50,11 +61,11 @@ async def build_agent_service(settings: Settings, hub: Hub) -> AgentService:
         breaker_threshold=settings.breaker_threshold,
         breaker_reset=settings.breaker_reset,
     )
-    return AgentService(catalog, backend, config, hub)
+    return AgentService(catalog, backend, config, hub, slots)
 
 
-def build_task_manager(settings: Settings, hub: Hub) -> BackgroundTaskManager:
-    """The task store named by `task_store_url`, with the time limits and retention of the settings."""
+def build_task_manager(settings: Settings, hub: Hub, cluster: Cluster | None = None) -> BackgroundTaskManager:
+    """The task store named by `task_store_url` (or `--redis`), with the time limits and retention of the settings."""
     config = TaskManagerConfig(
         default_timeout=settings.task_timeout,
         timeouts=parse_timeouts(settings.task_timeouts),
@@ -62,7 +73,8 @@ def build_task_manager(settings: Settings, hub: Hub) -> BackgroundTaskManager:
         max_kept=settings.task_retention_max,
         shutdown_grace=settings.shutdown_grace,
     )
-    return BackgroundTaskManager(create_task_store(settings.task_store_url, settings.state_dir), hub, config)
+    store = create_task_store(settings.task_store, settings.state_dir, cluster)
+    return BackgroundTaskManager(store, hub, config)
 
 
 def parse_timeouts(entries: tuple[str, ...]) -> dict[str, float]:

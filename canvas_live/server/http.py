@@ -105,7 +105,7 @@ async def ready(request: Request) -> Response:
     problems = runtime.problems() if runtime.ready else {}
     if runtime.ready and not problems:
         return json_response({"status": "ready"})
-    reason = "the task store cannot be written" if problems else "starting or shutting down"
+    reason = "; ".join(info.message for info in problems.values()) if problems else "starting or shutting down"
     return http_error(503, "UNAVAILABLE", f"not ready: {reason}", {"problems": problems} if problems else None)
 
 
@@ -124,6 +124,9 @@ async def health(request: Request) -> Response:
             "version": __version__,
             "uptime_s": round(runtime.uptime_s, 3),
             "connections": len(runtime.connections),
+            "instance": runtime.instance,
+            "engine": runtime.hub.engine,
+            **({"redis": _redis_health(runtime)} if runtime.cluster is not None else {}),
             "tasks": runtime.tasks.counts(),
             "agents": {
                 "in_flight": agents.in_flight,
@@ -136,6 +139,12 @@ async def health(request: Request) -> Response:
             },
         }
     )
+
+
+def _redis_health(runtime: Runtime) -> dict[str, Any]:
+    """Where the shared Redis is and whether this process reaches it (from memory: the heartbeat's last word)."""
+    assert runtime.cluster is not None
+    return {"url": runtime.cluster.where, "reachable": runtime.cluster.reachable}
 
 
 _HTTP_STATUS = {

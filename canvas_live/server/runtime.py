@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from canvas_live import NAME, __version__
-from canvas_live.protocol.errors import ErrorInfo
+from canvas_live.protocol.errors import ErrorCode, ErrorInfo
 from canvas_live.protocol.registry import Registry
-from canvas_live.server.builders import build_agent_service, build_task_manager
+from canvas_live.server.builders import build_agent_service, build_cluster, build_task_manager
 from canvas_live.server.metrics import Metrics
 from canvas_live.server.settings import Settings
 from canvas_live.services.agents import AgentService
 from canvas_live.services.canvas.service import CanvasService
+from canvas_live.services.cluster import Cluster
+from canvas_live.services.cluster.canvases import ClusterCanvases
+from canvas_live.services.cluster.leases import ClusterSlots
 from canvas_live.services.hub import Hub, Subscriber, create_hub
 from canvas_live.services.tasks import BackgroundTaskManager
 from canvas_live.services.workflows import Workflows, task_kinds
@@ -48,10 +52,16 @@ class Runtime:
     """Agent calls in each connection's unfinished `agent.batch` tasks (for its queue cap)."""
     slow_consumers_dropped: int = 0
     openrpc: dict[str, Any] | None = None
+    cluster: Cluster | None = None
+    """The shared Redis, when several processes serve as one (docs/scale-out.md)."""
+    slots: ClusterSlots | None = None
     _watchers: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def __post_init__(self) -> None:
-        self.hub = create_hub(self.settings.hub_url, self.settings.history_size)
+    @property
+    def instance(self) -> str:
+        """This process's name: `--instance`, else its host and port (its pid when the port is picked)."""
+        settings = self.settings
+        return settings.instance or f"{socket.gethostname()}:{settings.port or os.getpid()}"
 
     @property
     def uptime_s(self) -> float:
@@ -93,15 +103,28 @@ class Runtime:
 
     def problems(self) -> dict[str, ErrorInfo]:
         """What does not work right now, by part: the server still serves, the rest of it works."""
-        return {} if self.tasks.problem is None else {"tasks": self.tasks.problem}
+        problems = {} if self.tasks.problem is None else {"tasks": self.tasks.problem}
+        if self.cluster is not None and not self.cluster.reachable:
+            problems["redis"] = ErrorInfo(
+                int(ErrorCode.UNAVAILABLE), "UNAVAILABLE", f"Redis at {self.cluster.where} is unreachable"
+            )
+        return problems
 
     async def start(self) -> None:
         """Start the services, in dependency order, before the first connection is accepted."""
         settings = self.settings
-        self.canvases = CanvasService(settings.vault, self.hub, settings.palette, backups=settings.canvas_backups)
+        self.cluster = await build_cluster(settings, self.instance)
+        self.hub = create_hub(settings.hub, settings.history_size, self.cluster)
+        await self.hub.start()
+        sharing = ClusterCanvases(self.cluster) if self.cluster is not None else None
+        self.canvases = CanvasService(
+            settings.vault, self.hub, settings.palette, backups=settings.canvas_backups, sharing=sharing
+        )
         await self.canvases.start(demo=settings.demo)
-        self.agents = await build_agent_service(settings, self.hub)
-        self.tasks = build_task_manager(settings, self.hub)
+        if self.cluster is not None:
+            self.slots = ClusterSlots(self.cluster, settings.max_concurrent_agents)
+        self.agents = await build_agent_service(settings, self.hub, self.slots)
+        self.tasks = build_task_manager(settings, self.hub, self.cluster)
         for kind in task_kinds(self.canvases, self.agents):
             self.tasks.register(kind)
         self.workflows = Workflows(self.canvases, self.agents, self.tasks)
@@ -118,6 +141,10 @@ class Runtime:
         await self.agents.close()
         await self.canvases.close()
         await self.hub.close()
+        if self.slots is not None:
+            await self.slots.close()
+        if self.cluster is not None:
+            await self.cluster.close()
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -18,6 +18,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from canvas_live.services.cluster import redact
+
 ENV_PREFIX = "CANVAS_LIVE_"
 
 
@@ -44,7 +46,15 @@ class Settings:
     )
     data_dir: Path | None = _opt(None, "where server state lives (default <vault>/.canvas-live)")
     demo: bool = _opt(False, "seed an empty vault with sample learning canvases")
-    hub_url: str = _opt("memory://", "pub/sub engine")
+    redis: str | None = _opt(
+        None,
+        "Redis URL (redis://HOST:PORT/DB) that several processes share: hub, task store, agent limit, canvas locks",
+    )
+    workers: int = _opt(1, "processes serving the one port (above 1 needs --redis)")
+    instance: str | None = _opt(None, "this process's name on Redis (default HOST:PORT, with the worker's number)")
+    hub_url: str | None = _opt(
+        None, "pub/sub engine: memory:// or redis://… (default: --redis if given, else memory://)"
+    )
     max_message_size: int = _opt(1 << 20, "largest accepted frame or request body, in bytes")
     max_batch: int = _opt(100, "largest accepted JSON-RPC batch")
     max_inflight: int = _opt(64, "requests one connection may have running at once")
@@ -87,11 +97,32 @@ class Settings:
     )
     breaker_threshold: int = _opt(5, "consecutive retryable failures that open a backend's circuit")
     breaker_reset: float = _opt(60.0, "seconds an open circuit refuses calls before one probe")
-    task_store_url: str = _opt("sqlite://", "task store (sqlite:// is <data-dir>/tasks.sqlite3)")
+    task_store_url: str | None = _opt(
+        None,
+        "task store: sqlite:// (<data-dir>/tasks.sqlite3) or redis://… (default: --redis if given, else sqlite://)",
+    )
     task_timeout: float = _opt(3600.0, "default time limit of a background task, in seconds")
     task_timeouts: tuple[str, ...] = _opt((), "time limit of a task kind, as KIND=SECONDS (repeatable)", multiple=True)
     task_retention_days: float = _opt(7.0, "days finished tasks are kept")
     task_retention_max: int = _opt(10_000, "finished tasks kept at most")
+
+    @property
+    def hub(self) -> str:
+        """The hub's engine URL."""
+        return self.hub_url or self.redis or "memory://"
+
+    @property
+    def task_store(self) -> str:
+        """The task store's URL."""
+        return self.task_store_url or self.redis or "sqlite://"
+
+    @property
+    def cluster_url(self) -> str | None:
+        """The Redis the processes share, if any: `--redis`, or the hub's or task store's own Redis."""
+        for url in (self.redis, self.hub, self.task_store):
+            if url is not None and url.split("://", 1)[0] in REDIS_SCHEMES:
+                return url
+        return None
 
     @property
     def state_dir(self) -> Path:
@@ -102,6 +133,8 @@ class Settings:
 class SettingError(ValueError):
     """A setting whose value cannot be used: the message names the setting and its source."""
 
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -187,7 +220,22 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
             values[spec.name] = _checked(spec, from_file[spec.name], f"{config}: {spec.name}")
         elif spec.default is MISSING:  # pragma: no cover - every setting has a default
             raise SettingError(f"missing setting {spec.name}")
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    """What no single setting can say wrong: workers without Redis, a Redis URL that is not one."""
+    if settings.redis is not None and settings.redis.split("://", 1)[0] not in REDIS_SCHEMES:
+        raise SettingError(f"--redis expects redis://HOST:PORT/DB, got {redact(settings.redis)!r}")
+    if settings.workers < 1:
+        raise SettingError(f"--workers must be at least 1, got {settings.workers}")
+    if settings.workers > 1 and settings.cluster_url is None:
+        raise SettingError(
+            f"--workers {settings.workers} needs --redis: processes without a shared Redis would each have "
+            "their own events, tasks and agent limit"
+        )
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -210,6 +258,9 @@ def _read_config(path: Path) -> dict[str, Any]:
 SECRETS = frozenset({"token"})
 """Settings never printed as they are."""
 
+URLS = frozenset({"redis", "hub_url", "task_store_url"})
+"""Settings printed without the password they may carry."""
+
 
 def describe(settings: Settings) -> str:
     """The effective settings as TOML, secrets masked: what `canvas-live config` prints."""
@@ -218,6 +269,8 @@ def describe(settings: Settings) -> str:
         value = getattr(settings, spec.name)
         if spec.name in SECRETS and value:
             value = "***"
+        elif spec.name in URLS and value:
+            value = redact(value)
         if value is None:
             lines.append(f"# {spec.name} = (none)")
             continue

@@ -48,7 +48,10 @@ class ServerInfo(msgspec.Struct):
     problems: dict[str, ErrorInfo] = msgspec.field(default_factory=dict)
     palette_hint: str | None = None
     """Set when the vault's canvases plainly follow the other colour convention: the flag to use."""
-    """What does not work right now and why, by part (`tasks`: the task store's disk refused)."""
+    instance: str = ""
+    """This process's name among those sharing one Redis (its host and port when alone)."""
+    engine: str = "memory"
+    """What carries events and tasks between processes: `memory` (one process) or `redis`."""
 
 
 def register(registry: Registry[Context]) -> None:
@@ -83,6 +86,8 @@ def register(registry: Registry[Context]) -> None:
             runtime.stats(),
             runtime.problems(),
             runtime.canvases.palette_hint,
+            runtime.instance,
+            runtime.hub.engine,
         )
 
     @registry.method("rpc.discover", result=dict[str, Any], inline=True)
@@ -93,7 +98,7 @@ def register(registry: Registry[Context]) -> None:
             runtime.openrpc = build_openrpc(runtime.registry, NAME, __version__)
         return runtime.openrpc
 
-    @registry.method("subscribe", params=SubscribeParams, result=SubscribeResult, websocket_only=True, inline=True)
+    @registry.method("subscribe", params=SubscribeParams, result=SubscribeResult, websocket_only=True)
     async def subscribe(params: SubscribeParams, ctx: Context) -> SubscribeResult:
         """Receive the events of the given topics; with `since` and `epoch`, replay what was missed."""
         assert ctx.connection is not None
@@ -110,7 +115,7 @@ def register(registry: Registry[Context]) -> None:
             raise RpcError(
                 ErrorCode.INVALID_PARAMS, f"a connection may hold at most {limit} subscriptions", field="topics"
             )
-        return hub.subscribe(ctx.connection, params.topics, params.since, params.epoch)
+        return await hub.subscribe(ctx.connection, params.topics, params.since, params.epoch)
 
     @registry.method(
         "unsubscribe", params=UnsubscribeParams, result=UnsubscribeResult, websocket_only=True, inline=True

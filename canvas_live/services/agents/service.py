@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
@@ -105,10 +105,27 @@ class _Attempts:
         self.count = 0
 
 
+class Slots(Protocol):
+    """The limit on attempts in flight: an `asyncio.Semaphore` in one process, leases on Redis across several."""
+
+    async def acquire(self) -> Any:
+        """Wait for a free slot."""
+
+    def release(self) -> None:
+        """Give the slot back."""
+
+
 class AgentService:
     """Runs agent calls through one backend, within the server-wide concurrency limit."""
 
-    def __init__(self, catalog: AgentCatalog, backend: Backend, config: AgentServiceConfig, hub: Hub) -> None:
+    def __init__(
+        self,
+        catalog: AgentCatalog,
+        backend: Backend,
+        config: AgentServiceConfig,
+        hub: Hub,
+        slots: Slots | None = None,
+    ) -> None:
         self.catalog = catalog
         self.backend = backend
         self.config = config
@@ -116,7 +133,7 @@ class AgentService:
         self.breaker = CircuitBreaker(
             backend.name, config.breaker_threshold, config.breaker_reset, on_change=self._circuit_changed
         )
-        self._slots = asyncio.Semaphore(config.max_concurrent)
+        self._slots: Slots = slots if slots is not None else asyncio.Semaphore(config.max_concurrent)
         self._in_flight = 0
         self._peak = 0
         self._queued = 0

@@ -48,6 +48,7 @@ from canvas_live.services.canvas.files import (
 )
 from canvas_live.services.canvas.format import CanvasFormatError, Document, parse, serialise
 from canvas_live.services.canvas.palette import PALETTES, convention_votes, palette_hint
+from canvas_live.services.canvas.sharing import Alone, Sharing
 from canvas_live.services.canvas.watch import watch_vault
 from canvas_live.services.hub import Hub
 from canvas_live.services.storage import disk_refusals
@@ -220,8 +221,10 @@ class CanvasService:
         backups: int = 3,
         watch: bool = True,
         cache_bytes: int = CACHE_BYTES,
+        sharing: Sharing | None = None,
     ) -> None:
         self.vault = Vault(vault, backups)
+        self.sharing: Sharing = sharing if sharing is not None else Alone()
         self.hub = hub
         self.palette = PALETTES[palette]
         self.watch = watch
@@ -388,6 +391,7 @@ class CanvasService:
         recent = self._recent.setdefault(name, [])
         recent.append(_ServerEdit(draft.base, draft.ops, time.monotonic() if at is None else at))
         del recent[:-REBASE_ATTEMPTS]
+        await self.sharing.claim(name, state.version, "server")
         fields = {"name": name, "version": state.version, "source": "server", "ops": draft.ops}
         self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
         return state.version
@@ -398,6 +402,7 @@ class CanvasService:
         self._keep(name, _Cached(state, document, None))
         self._versions[name] = state.version
         self._present.add(name)
+        await self.sharing.claim(name, state.version, "server")
         self.hub.publish("canvases", "canvas.created", {"name": name, "version": state.version, "source": "server"})
         return state.version
 
@@ -440,9 +445,10 @@ class CanvasService:
             token = logcontext.canvas.set(canonical)  # what this edit's log lines are about
             try:
                 if canonical == given:
-                    yield canonical, path
+                    async with self.sharing.lock(canonical):
+                        yield canonical, path
                 else:
-                    async with self._lock(canonical):
+                    async with self._lock(canonical), self.sharing.lock(canonical):
                         yield canonical, path
             finally:
                 logcontext.canvas.reset(token)
@@ -456,7 +462,7 @@ class CanvasService:
         empty canvas and editing that would write over the learner's canvas.
         """
         entry = await self._settled(name, path)
-        if self._seen(name, entry.state.version) and entry.document is not None:
+        if await self._seen(name, entry.state.version) and entry.document is not None:
             entry = await self._reapply(name, path, entry)
         if entry.document is None:
             assert entry.problem is not None
@@ -532,20 +538,25 @@ class CanvasService:
             self._cached_bytes -= old.state.identity.size
         self._versions.pop(name, None)
 
-    def _seen(self, name: str, version: str) -> bool:
-        """Record the version on disk; announce it as an external edit (and say so) when it is news."""
+    async def _seen(self, name: str, version: str) -> bool:
+        """Record the version on disk; when it is news and no server wrote it, announce it (once, of all
+        processes on the vault) as an external edit, and say so."""
         previous = self._versions.get(name)
         self._versions[name] = version
         self._present.add(name)
         if previous is None or previous == version:
             return False
-        fields = {"name": name, "version": version, "source": "external", "ops": []}
-        self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
+        first = await self.sharing.claim(name, version, "external")
+        if first == "server":
+            return False  # another process of this server wrote it
+        if first is None:
+            fields = {"name": name, "version": version, "source": "external", "ops": []}
+            self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
         return True
 
     async def _check_external(self, name: str, added: bool) -> None:
         """Publish what happened to a canvas the watcher saw change, unless it was the server's own write."""
-        async with self._lock(name):
+        async with self._lock(name), self.sharing.lock(name):
             path = self.vault.root / (name + SUFFIX)
             try:
                 entry = await self._settled(name, path)
@@ -554,18 +565,21 @@ class CanvasService:
                     return  # still being written: its last write will be seen again
                 if name in self._present:
                     self._present.discard(name)
+                    previous = self._versions.get(name) or ""
                     self._forget(name)
-                    self.hub.publish("canvases", "canvas.deleted", {"name": name, "source": "external"})
+                    if await self.sharing.claim(name, f"deleted:{previous}", "external") is None:
+                        self.hub.publish("canvases", "canvas.deleted", {"name": name, "source": "external"})
                 return
             if name not in self._present and added:
                 self._present.add(name)
                 self._versions[name] = entry.state.version
-                fields = {"name": name, "version": entry.state.version, "source": "external"}
-                self.hub.publish("canvases", "canvas.created", fields)
+                if await self.sharing.claim(name, entry.state.version, "external") is None:
+                    fields = {"name": name, "version": entry.state.version, "source": "external"}
+                    self.hub.publish("canvases", "canvas.created", fields)
                 return
             if self._versions.get(name) is None:
                 self._versions[name] = ""  # never seen before: whatever is on disk now is news
-            if self._seen(name, entry.state.version) and entry.document is not None:
+            if await self._seen(name, entry.state.version) and entry.document is not None:
                 await self._reapply(name, path, entry)
 
 

@@ -31,7 +31,7 @@ from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError, not_foun
 from canvas_live.services.clock import utc_iso
 from canvas_live.services.hub import Hub
 from canvas_live.services.tasks.models import Progress, TaskInfo, TaskPage, TaskQuery, TaskStatus, interrupted
-from canvas_live.services.tasks.store import TaskStore
+from canvas_live.services.tasks.store import SharedTaskStore, TaskStore
 from canvas_live.services.tasks.writer import TaskWriter
 
 log = logging.getLogger("canvas_live.tasks")
@@ -41,6 +41,12 @@ LAUNCH_DEADLINE = 5.0
 
 CANCEL_GRACE = 5.0
 """Seconds `cancel` waits for a runner to stop (subprocesses killed, requests aborted) before answering."""
+
+REAP_EVERY = 5.0
+"""Seconds between two looks for tasks of processes that died (their heartbeat expires within 10 s)."""
+
+REMOTE_POLL = 0.05
+"""Seconds between two reads of a task running on another process, while waiting for it to finish."""
 
 PROGRESS_INTERVAL = 0.05
 """Seconds between two progress events of one task (about 20 per second, as the contract says)."""
@@ -164,6 +170,7 @@ class BackgroundTaskManager:
         self._pruner: asyncio.Task[None] | None = None
         self._closing = False
         self._finished: Counter[tuple[str, str]] = Counter()
+        self._peers: list[asyncio.Task[None]] = []
         self.problem: ErrorInfo | None = None
         """Why the store could not be brought up to date at start-up (a full or read-only disk), if so."""
 
@@ -182,6 +189,11 @@ class BackgroundTaskManager:
         """
         self._writer.start()
         self._pruner = asyncio.create_task(self._prune_periodically(), name="task pruner")
+        if isinstance(self.store, SharedTaskStore):
+            self._peers = [
+                asyncio.create_task(self._reap_forever(self.store), name="task reaper"),
+                asyncio.create_task(self._serve_cancels(self.store), name="task cancels"),
+            ]
         try:
             await self.store.open()
             count = await self._settle_unfinished()
@@ -197,8 +209,20 @@ class BackgroundTaskManager:
     async def _settle_unfinished(self) -> int:
         """Record the tasks a previous process left unfinished: completed if their final step landed, else failed."""
         left = await self.store.unfinished()
+        recovered = await self._settle(left, interrupted("the server stopped before the task finished"))
+        if left:
+            log.warning(
+                "%d task(s) left unfinished by the previous run: %d had finished their work and are recorded "
+                "completed, the others failed (INTERRUPTED)",
+                len(left),
+                recovered,
+            )
+        self.problem = None
+        return len(left)
+
+    async def _settle(self, left: list[TaskInfo], error: ErrorInfo) -> int:
+        """Make tasks no process runs any more terminal, save them and announce them; how many completed."""
         now = utc_iso()
-        error = interrupted("the server stopped before the task finished")
         recovered = 0
         for info in left:
             kind = self.kinds.get(info.kind)
@@ -215,14 +239,41 @@ class BackgroundTaskManager:
                 info.status, info.result, info.error = TaskStatus.FAILED, None, error
         if left:
             await self.store.save(left)
-            log.warning(
-                "%d task(s) left unfinished by the previous run: %d had finished their work and are recorded "
-                "completed, the others failed (INTERRUPTED)",
-                len(left),
-                recovered,
-            )
-        self.problem = None
-        return len(left)
+        for info in left:
+            fields: dict[str, Any] = {"finished_at": info.finished_at, "progress": info.progress}
+            if info.result is not None:
+                fields["result"] = info.result
+            if info.error is not None:
+                fields["error"] = info.error
+            self._publish(info, _FINAL_EVENT[info.status], fields)
+        return recovered
+
+    async def _reap_forever(self, store: SharedTaskStore) -> None:
+        """Settle the tasks of processes that died: a survivor records them as a restart would."""
+        while True:
+            await asyncio.sleep(REAP_EVERY)
+            try:
+                orphans = await store.orphaned()
+                if orphans:
+                    await self._settle(orphans, interrupted("the process running the task stopped"))
+                    log.warning("%d task(s) of a process that stopped were recorded as interrupted", len(orphans))
+            except RpcError as exc:
+                log.debug("looking for tasks of stopped processes failed: %s", exc.message)
+            except Exception:
+                log.exception("settling the tasks of a stopped process failed")
+
+    async def _serve_cancels(self, store: SharedTaskStore) -> None:
+        """Cancel the tasks of this process that another process was asked to cancel."""
+        while True:
+            try:
+                task_id = await store.next_cancel(1.0)
+            except Exception as exc:  # Redis away: try again shortly
+                log.debug("reading cancel requests failed: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if task_id is not None and task_id in self._active:
+                with contextlib.suppress(RpcError):
+                    await self.cancel(task_id)
 
     async def prune(self) -> int:
         """Apply the retention policy (age, then count) to finished tasks."""
@@ -357,6 +408,8 @@ class BackgroundTaskManager:
         }
         self.hub.publish("tasks", "task.progress", fields)
         self.hub.publish(f"task:{info.id}", "task.progress", fields)
+        if isinstance(self.store, SharedTaskStore):
+            self._writer.put(info)  # other processes read the task from the store: keep its progress there
 
     def _finish(
         self, active: _Active, status: TaskStatus, *, result: Any = None, error: ErrorInfo | None = None
@@ -415,6 +468,8 @@ class BackgroundTaskManager:
         waits for the step, and the task is then finished, so the answer is `CONFLICT` too.
         """
         active = self._active.get(task_id)
+        if active is None and isinstance(self.store, SharedTaskStore):
+            return await self._cancel_elsewhere(self.store, task_id)
         if active is not None and (active.committing or active.committed) and active.runner is not None:
             await asyncio.wait({active.runner})
         if active is None or active.info.status.terminal:
@@ -429,6 +484,42 @@ class BackgroundTaskManager:
         await self._stop(active)
         return _snapshot(active.info)
 
+    async def _cancel_elsewhere(self, store: SharedTaskStore, task_id: str) -> TaskInfo:
+        """Cancel a task another process runs: ask its owner, and wait for the record to say how it ended.
+
+        An owner that is gone cannot answer: its task is recorded cancelled here.
+        """
+        info = await self.get(task_id)
+        owner = await store.owner(task_id)
+        if not info.status.terminal and owner is not None:
+            if await store.alive(owner):
+                await store.ask_cancel(owner, task_id)
+                info = await self._wait_elsewhere(task_id, CANCEL_GRACE + 2 * REAP_EVERY)
+            else:
+                info.status, info.finished_at = TaskStatus.CANCELLED, utc_iso()
+                await store.save([info])
+                info = await self.get(task_id)
+                if info.status is TaskStatus.CANCELLED:
+                    self._publish(info, "task.cancelled", {"finished_at": info.finished_at, "progress": info.progress})
+        if info.status is TaskStatus.CANCELLED:
+            return info
+        raise RpcError(
+            ErrorCode.CONFLICT,
+            f"task {task_id} is already {info.status.value}: only a pending or running task can be cancelled",
+            status=info.status.value,
+            id=task_id,
+        )
+
+    async def _wait_elsewhere(self, task_id: str, timeout: float | None) -> TaskInfo:
+        """Read a task of another process until its record is terminal or `timeout` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            info = await self.get(task_id)
+            if info.status.terminal or (deadline is not None and loop.time() >= deadline):
+                return info
+            await asyncio.sleep(REMOTE_POLL)
+
     async def _stop(self, active: _Active) -> None:
         runner = active.runner
         if runner is not None and not runner.done():
@@ -439,6 +530,8 @@ class BackgroundTaskManager:
         """The task once it is finished and recorded, or as it stands when `timeout` passes (None: no limit)."""
         active = self._active.get(task_id)
         if active is None:
+            if isinstance(self.store, SharedTaskStore):
+                return await self._wait_elsewhere(task_id, timeout)
             return await self.get(task_id)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(active.done.wait(), timeout)
@@ -465,6 +558,9 @@ class BackgroundTaskManager:
         self._closing = True
         if self._pruner is not None:
             self._pruner.cancel()
+        for peer in self._peers:
+            peer.cancel()
+        await asyncio.gather(*self._peers, return_exceptions=True)
         runners = {a.runner for a in self._active.values() if a.runner is not None and not a.runner.done()}
         if runners:
             await asyncio.wait(runners, timeout=self.config.shutdown_grace)

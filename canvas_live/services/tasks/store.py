@@ -2,8 +2,8 @@
 
 The interface is as small as a shared store (e.g. Redis) would need to implement; the manager keeps
 live state in memory and writes through it at every state change. `create_task_store` picks the
-store from a URL, like `create_hub`: `sqlite://` (the default file `<state_dir>/tasks.sqlite3`) or
-`sqlite:///absolute/path.sqlite3`.
+store from a URL, like `create_hub`: `sqlite://` (the default file `<state_dir>/tasks.sqlite3`),
+`sqlite:///absolute/path.sqlite3`, or `redis://…` (shared by several processes, `redis_store.py`).
 
 The SQLite store does its blocking work in `asyncio.to_thread`, on one connection guarded by a
 lock. Each row keeps the whole `TaskInfo` as JSON beside the columns that `list` filters on, and an
@@ -19,13 +19,15 @@ import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
 from canvas_live.protocol.errors import invalid_params
+from canvas_live.services.cluster import Cluster
 from canvas_live.services.storage import disk_refusals
 from canvas_live.services.tasks.models import TaskInfo, TaskPage, TaskQuery, TaskStatus
+from canvas_live.services.tasks.redis_store import RedisTaskStore
 
 UNFINISHED = (TaskStatus.PENDING.value, TaskStatus.RUNNING.value)
 
@@ -73,6 +75,26 @@ class TaskStore(Protocol):
 
     async def close(self) -> None:
         """Release the store."""
+
+
+@runtime_checkable
+class SharedTaskStore(TaskStore, Protocol):
+    """A store several processes share: each runs its own tasks, and reaches the others' through it."""
+
+    async def orphaned(self) -> list[TaskInfo]:
+        """Unfinished tasks whose owner process is gone, for this process to settle."""
+
+    async def owner(self, task_id: str) -> str | None:
+        """The process running the task."""
+
+    async def alive(self, owner: str) -> bool:
+        """Whether that process is still there."""
+
+    async def ask_cancel(self, owner: str, task_id: str) -> None:
+        """Ask the owner to cancel the task."""
+
+    async def next_cancel(self, wait: float) -> str | None:
+        """A task another process asked this one to cancel, if one comes within `wait` seconds."""
 
 
 class SqliteTaskStore:
@@ -213,9 +235,11 @@ class SqliteTaskStore:
                 self._db = None
 
 
-def create_task_store(url: str, state_dir: Path) -> TaskStore:
-    """Pick the task store from a URL; `sqlite://` alone means `<state_dir>/tasks.sqlite3`."""
+def create_task_store(url: str, state_dir: Path, cluster: Cluster | None = None) -> TaskStore:
+    """Pick the task store from a URL: `sqlite://` alone means `<state_dir>/tasks.sqlite3`; `redis://` the cluster's."""
     scheme, _, rest = url.partition("://")
-    if scheme != "sqlite":
-        raise ValueError(f"unsupported task store URL {url!r}: only sqlite:// is available")
-    return SqliteTaskStore(Path(rest) if rest else state_dir / "tasks.sqlite3")
+    if scheme == "sqlite":
+        return SqliteTaskStore(Path(rest) if rest else state_dir / "tasks.sqlite3")
+    if scheme in ("redis", "rediss", "unix") and cluster is not None:
+        return RedisTaskStore(cluster)
+    raise ValueError(f"unsupported task store URL {url!r}: use sqlite:// or redis://HOST:PORT/DB")
