@@ -16,6 +16,7 @@ from canvas_live.server.settings import Settings
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, BrowserPage, require_chromium
 from tests.support.client import Client, open_client
 from tests.support.provider import FakeProvider
+from tests.support.redis import RedisServer
 from tests.support.server import LiveServer, SamePortServer
 
 
@@ -41,6 +42,23 @@ def make_server(vault: Path) -> Iterator[Callable[..., LiveServer]]:
     yield make
     for live in started:
         live.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of this test's own on a free port (skipped, or failed under CI, where it is missing)."""
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pair(redis_server: RedisServer, make_server: Callable[..., LiveServer]) -> tuple[LiveServer, LiveServer]:
+    """Two servers on one vault and one Redis: what every process of a scale-out deployment shares."""
+    return (
+        make_server(redis=redis_server.url, instance="a"),
+        make_server(redis=redis_server.url, instance="b"),
+    )
 
 
 @pytest.fixture

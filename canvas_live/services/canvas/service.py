@@ -402,7 +402,7 @@ class CanvasService:
         self._keep(name, _Cached(state, document, None))
         self._versions[name] = state.version
         self._present.add(name)
-        await self.sharing.claim(name, state.version, "server")
+        await self.sharing.claim(name, f"created:{state.version}", "server")
         self.hub.publish("canvases", "canvas.created", {"name": name, "version": state.version, "source": "server"})
         return state.version
 
@@ -573,7 +573,7 @@ class CanvasService:
             if name not in self._present and added:
                 self._present.add(name)
                 self._versions[name] = entry.state.version
-                if await self.sharing.claim(name, entry.state.version, "external") is None:
+                if await self.sharing.claim(name, f"created:{entry.state.version}", "external") is None:
                     fields = {"name": name, "version": entry.state.version, "source": "external"}
                     self.hub.publish("canvases", "canvas.created", fields)
                 return

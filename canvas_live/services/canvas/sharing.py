@@ -22,6 +22,8 @@ class Sharing(Protocol):
     async def claim(self, name: str, version: str, source: str) -> str | None:
         """Claim the announcement of `version` as `source` (`server` or `external`).
 
+        `version` is a canvas version, or one prefixed by what is announced (`created:`, `deleted:`).
+
         None when this process is the first, else the source of whoever claimed it.
         """
 

@@ -491,7 +491,8 @@ class BackgroundTaskManager:
         """
         info = await self.get(task_id)
         owner = await store.owner(task_id)
-        if not info.status.terminal and owner is not None:
+        was_terminal = info.status.terminal
+        if not was_terminal and owner is not None:
             if await store.alive(owner):
                 await store.ask_cancel(owner, task_id)
                 info = await self._wait_elsewhere(task_id, CANCEL_GRACE + 2 * REAP_EVERY)
@@ -501,7 +502,7 @@ class BackgroundTaskManager:
                 info = await self.get(task_id)
                 if info.status is TaskStatus.CANCELLED:
                     self._publish(info, "task.cancelled", {"finished_at": info.finished_at, "progress": info.progress})
-        if info.status is TaskStatus.CANCELLED:
+        if info.status is TaskStatus.CANCELLED and not was_terminal:
             return info
         raise RpcError(
             ErrorCode.CONFLICT,
