@@ -71,7 +71,9 @@ async def test_an_external_edit_is_announced_once_not_once_per_process(
         await on_a.call("canvas.create", {"name": "c"})
         for watcher in (on_a, on_b):
             await watcher.call("subscribe", {"topics": ["canvas:c"]})
-        (vault / "c.canvas").write_text('{"nodes":[{"id":"e1","type":"text","text":"x","x":0,"y":0,"width":1,"height":1}]}')
+        (vault / "c.canvas").write_text(
+            '{"nodes":[{"id":"e1","type":"text","text":"x","x":0,"y":0,"width":1,"height":1}]}'
+        )
         external = await events_of(on_a, "canvas.changed", 1)
         assert external[0]["source"] == "external"
         assert (await events_of(on_b, "canvas.changed", 1)) == external
@@ -98,7 +100,9 @@ async def test_a_stale_if_version_from_the_other_process_is_a_conflict(pair: tup
         created = await on_a.call("canvas.create", {"name": "c"})
         await on_b.call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": "n1"}, "if_version": created["version"]})
         with pytest.raises(RpcError) as refused:
-            await on_a.call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": "n2"}, "if_version": created["version"]})
+            await on_a.call(
+                "canvas.addNode", {"name": "c", "node": {**NOTE, "id": "n2"}, "if_version": created["version"]}
+            )
         assert refused.value.code == -32002
         assert refused.value.data["version"] == (await on_a.call("canvas.read", {"name": "c"}))["version"]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
+import redis.asyncio as aioredis
 import uvicorn
+from redis.exceptions import RedisError
 
 from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
@@ -14,6 +17,8 @@ from canvas_live.server.gate import guarded_protocol
 from canvas_live.server.logs import configure_logging
 from canvas_live.server.security import mask_tokens_in_logs
 from canvas_live.server.settings import SettingError, Settings, add_arguments, describe, load_settings
+from canvas_live.server.workers import run_workers
+from canvas_live.services.cluster import redact
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
@@ -63,15 +68,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(settings.log_level, settings.log_format)
     settings.vault.mkdir(parents=True, exist_ok=True)
+    if settings.cluster_url is not None:
+        problem = asyncio.run(redis_problem(settings.cluster_url))
+        if problem is not None:
+            parser.exit(1, f"{NAME}: {problem}\n")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    engine = f", Redis {redact(settings.cluster_url)}" if settings.cluster_url else ""
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
-        f"{NAME} {__version__}: vault {settings.vault.resolve()}, agents {settings.agent_backend}\n"
+        f"{NAME} {__version__}: vault {settings.vault.resolve()}, agents {settings.agent_backend}{engine}{workers}\n"
         f"  dashboard  http://{host}:{settings.port}/\n  websocket  ws://{host}:{settings.port}/ws",
         flush=True,
     )
+    if settings.workers > 1:
+        run_workers(settings)
+        return 0
     server = uvicorn.Server(uvicorn_config(settings, log_config=None))  # its loggers use ours
     server.run()
     return 0
+
+
+async def redis_problem(url: str) -> str | None:
+    """Why the Redis at `url` cannot be used, in one line, or None: checked before anything starts."""
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+    try:
+        await client.ping()
+    except RedisError as exc:
+        return f"cannot use Redis at {redact(url)}: {exc}"
+    finally:
+        await client.aclose()
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -92,9 +92,12 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def open_client(live: LiveServer, **kwargs: Any) -> AsyncIterator[Client]:
-    """Connect to `live`, read `server.hello`, and read everything else in the background."""
-    url = kwargs.pop("url", live.ws_url)
+async def open_client(live: LiveServer | None, url: str | None = None, **kwargs: Any) -> AsyncIterator[Client]:
+    """Connect to `live` (or to `url`, a server in another process), read `server.hello`, then the rest in the
+    background."""
+    if url is None:
+        assert live is not None
+        url = live.ws_url
     async with connect(url, **kwargs) as ws:
         hello = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 5))
         assert hello["method"] == "server.hello"

@@ -45,6 +45,8 @@ async def watch_vault(vault: Vault, stop: asyncio.Event, changed: Callable[[str,
             for name, added in sorted(touched.items()):
                 try:
                     await changed(name, added)
+                except RpcError as exc:  # Redis away: the change is seen again by the next read
+                    log.warning("an external change of canvas %r could not be checked: %s", name, exc.message)
                 except Exception:
                     log.exception("checking an external change of canvas %r failed", name)
     except Exception:

@@ -56,6 +56,7 @@ class Hub:
         self.broker = broker
         self._topics: dict[str, _Local] = {}
         self._subscriptions: dict[Subscriber, set[str]] = {}
+        self._epoch = ""
         broker.bind(self._deliver, self._topics.__contains__, self.catch_up)
 
     @property
@@ -88,7 +89,14 @@ class Hub:
         A broker calls this after its connection came back: events published meanwhile by other
         processes never reached this one. What the history no longer holds is lost to live
         subscribers (they see a gap in `seq`); a client that reconnects is told `recovered: false`.
+        Under a new epoch (the broker lost its data) there is nothing to catch up, and seqs count
+        again from where the broker puts them, so the last seq delivered is forgotten.
         """
+        if self.broker.epoch != self._epoch:
+            self._epoch = self.broker.epoch
+            for local in self._topics.values():
+                local.last = 0
+            return
         for topic, local in list(self._topics.items()):
             missed = await self.broker.history(topic, local.last)
             for seq, frame in missed or ():
@@ -202,6 +210,7 @@ class Hub:
     async def start(self) -> None:
         """Connect the broker."""
         await self.broker.start()
+        self._epoch = self.broker.epoch
 
     async def close(self) -> None:
         """Let the broker send what it still holds."""

@@ -263,7 +263,9 @@ class RedisBroker:
         with contextlib.suppress(*LOST, RedisError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self.cluster.client.pubsub()
+        early: list[dict[str, Any]] = []  # events that beat the confirmations: delivered after the catch-up
         try:
+            await self._check_epoch()
             async with self._commands:
                 channels = [_keys(topic)[3].encode() for topic in self._listened]
                 if channels:
@@ -274,10 +276,11 @@ class RedisBroker:
                         if message is None:
                             raise TimeoutError("Redis did not confirm the subscriptions")
                         confirmed += message["type"] == "ssubscribe"
-                        self._receive(message)
-            await self._check_epoch()
+                        early.append(message)
             if self._resync is not None:
                 await self._resync()
+            for message in early:
+                self._receive(message)
         except LOST as exc:
             log.warning("reconnecting to Redis failed: %s", exc)
             return

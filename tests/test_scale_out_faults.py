@@ -1,0 +1,186 @@
+"""Scale-out under faults, through real processes and a real redis-server: Redis going away and
+coming back, a process killed mid-task, a slow subscriber on the other process, bad start-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from canvas_live.server.cli import main
+from tests.support.client import RpcError, open_client
+from tests.support.process import free_port, server_process, start_server
+from tests.support.redis import RedisServer
+from tests.support.server import LiveServer
+
+NOTE = {"type": "text", "text": "导数", "x": 0, "y": 0, "width": 250, "height": 60}
+ORAL = {"agent": "oral", "input": {"concept": "导数", "material_content": "导数是函数的瞬时变化率。"}}
+
+
+async def test_redis_away_gives_clear_errors_and_delivery_resumes_when_it_is_back(
+    pair: tuple[LiveServer, LiveServer], redis_server: RedisServer, vault: Path
+) -> None:
+    a, b = pair
+    async with open_client(a) as watcher, open_client(b) as writer:
+        await writer.call("canvas.create", {"name": "c"})
+        await watcher.call("subscribe", {"topics": ["canvas:c"]})
+        for index in range(3):
+            await writer.call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": f"before{index}"}})
+        before = [(await watcher.event("canvas.changed"))["seq"] for _ in range(3)]
+        epoch = (await watcher.call("server.info"))["epoch"]
+
+        redis_server.stop()
+        with pytest.raises(RpcError) as refused:
+            await writer.call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": "during"}})
+        assert refused.value.code == -32010 and "Redis" in refused.value.message
+        assert refused.value.data["retry_after"] == 1.0
+        with pytest.raises(RpcError) as refused:
+            await watcher.call("subscribe", {"topics": ["tasks"]})
+        assert refused.value.code == -32010
+        assert await watcher.call("ping") == "pong"  # the sockets stay open
+        async with httpx.AsyncClient(base_url=a.base_url) as http:
+            health = (await http.get("/api/v1/health")).json()
+            assert health["status"] == "degraded" and health["redis"]["reachable"] is False
+            assert (await http.get("/api/v1/ready")).status_code == 503
+        assert "during" not in (vault / "c.canvas").read_text()  # nothing was written
+
+        redis_server.start()  # same port, no data: Redis lost everything
+        for _ in range(100):
+            try:
+                await writer.call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": "after"}})
+                break
+            except RpcError as exc:
+                assert exc.code == -32010
+                await asyncio.sleep(0.1)
+        after = await watcher.event("canvas.changed", timeout=15)
+        assert after["ops"][0]["node"]["id"] == "after"
+        assert after["seq"] > before[-1]  # seqs keep rising though Redis forgot them
+        assert (await watcher.call("server.info"))["epoch"] != epoch  # the history was lost: a new epoch
+        async with httpx.AsyncClient(base_url=a.base_url) as http:
+            for _ in range(50):
+                if (await http.get("/api/v1/ready")).status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert (await http.get("/api/v1/health")).json()["redis"]["reachable"] is True
+
+
+async def test_a_burst_drops_only_the_slow_subscriber_of_the_other_process(
+    redis_server: RedisServer, make_server: Callable[..., LiveServer]
+) -> None:
+    publisher = make_server(redis=redis_server.url, instance="a")
+    subscriber = make_server(redis=redis_server.url, instance="b", send_queue=64)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", subscriber.port))
+    async with (
+        connect(subscriber.ws_url, sock=sock, max_queue=1) as stalled,
+        open_client(subscriber) as reader,
+        open_client(publisher) as local,
+    ):
+        await stalled.recv()  # hello
+        await stalled.send('{"jsonrpc":"2.0","method":"subscribe","params":{"topics":["tasks"]},"id":1}')
+        await reader.call("subscribe", {"topics": ["tasks"]})
+        await local.call("subscribe", {"topics": ["tasks"]})
+        await asyncio.sleep(0.2)
+        payload = "x" * 4000
+
+        def burst() -> None:
+            for index in range(32):
+                publisher.runtime.hub.publish("tasks", "task.progress", {"done": index, "pad": payload})
+
+        for _ in range(100):
+            publisher.run(burst)
+            for _ in range(32):
+                await reader.event(timeout=10)
+                await local.event(timeout=10)
+            if subscriber.runtime.slow_consumers_dropped:
+                break
+        assert subscriber.runtime.slow_consumers_dropped == 1
+        assert publisher.runtime.slow_consumers_dropped == 0
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(stalled.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+async def test_the_tasks_of_a_killed_process_are_interrupted_by_a_survivor(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    flags = ("--redis", redis_server.url)
+    doomed_run = server_process(vault, *flags, "--offline-latency", "1")
+    with doomed_run as (doomed, doomed_port), server_process(vault, *flags) as (_, port):
+        async with open_client(None, url=f"ws://127.0.0.1:{doomed_port}/ws") as on_doomed:
+            task_id = (await on_doomed.call("agent.batch", {"calls": [ORAL] * 30}))["task_id"]
+        async with open_client(None, url=f"ws://127.0.0.1:{port}/ws") as survivor:
+            await survivor.call("subscribe", {"topics": [f"task:{task_id}"]})
+            assert (await survivor.call("task.get", {"id": task_id}))["status"] in ("pending", "running")
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(timeout=10)
+            failed = await survivor.event("task.failed", timeout=30)
+            assert failed["error"]["error"] == "INTERRUPTED"
+            record = await survivor.call("task.get", {"id": task_id})
+            assert record["status"] == "failed" and record["error"]["error"] == "INTERRUPTED"
+
+
+def test_redis_that_is_not_there_fails_start_up_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--vault", str(tmp_path / "v"), "--redis", f"redis://user:secret@127.0.0.1:{port}/0"])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"canvas-live: cannot use Redis at redis://user:***@127.0.0.1:{port}/0")
+    assert "secret" not in err and err.count("\n") == 1
+
+
+def test_workers_without_redis_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--vault", str(tmp_path / "v"), "--workers", "2"])
+    assert stopped.value.code == 2
+    assert "--workers 2 needs --redis" in capsys.readouterr().err
+
+
+async def test_two_workers_on_one_port_behave_as_one_server(redis_server: RedisServer, tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    port = free_port()
+    process = start_server(vault, port, "--workers", "2", "--redis", redis_server.url)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            seen = set()
+            for _ in range(50):
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as fresh:  # a new connection each
+                    seen.add((await fresh.get("/api/v1/health")).json()["instance"])
+                if len(seen) == 2:
+                    break
+            assert seen == {f"{socket.gethostname()}:{port}/0", f"{socket.gethostname()}:{port}/1"}
+            assert (await http.get("/api/v1/ready")).status_code == 200
+        url = f"ws://127.0.0.1:{port}/ws"
+        clients = [open_client(None, url=url) for _ in range(6)]
+        opened = [await client.__aenter__() for client in clients]
+        try:
+            instances = {(await client.call("server.info"))["instance"] for client in opened}
+            assert len(instances) == 2  # the kernel spread the connections over both workers
+            await opened[0].call("canvas.create", {"name": "c"})
+            for client in opened:
+                await client.call("subscribe", {"topics": ["canvas:c"]})
+            await opened[-1].call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": "n1"}})
+            for client in opened:
+                event = await client.event("canvas.changed", timeout=10)
+                assert event["seq"] == 1 and event["source"] == "server"
+        finally:
+            for client in clients:
+                await client.__aexit__(None, None, None)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
