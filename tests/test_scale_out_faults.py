@@ -184,3 +184,44 @@ async def test_two_workers_on_one_port_behave_as_one_server(redis_server: RedisS
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
+
+
+async def test_the_agent_limit_holds_across_processes(
+    redis_server: RedisServer, make_server: Callable[..., LiveServer]
+) -> None:
+    a, b = (
+        make_server(redis=redis_server.url, instance=name, max_concurrent_agents=3, offline_latency=0.3)
+        for name in "ab"
+    )
+    leases = redis_server.client()
+    async with open_client(a) as on_a, open_client(b) as on_b:
+        tasks = [(await client.call("agent.batch", {"calls": [ORAL] * 8}))["task_id"] for client in (on_a, on_b)]
+        peak = 0
+        waits = [asyncio.create_task(on_a.call("task.wait", {"id": task_id, "timeout": 60})) for task_id in tasks]
+        while not all(wait.done() for wait in waits):
+            peak = max(peak, leases.zcard("cl:agents:leases"))
+            await asyncio.sleep(0.02)
+        assert peak == 3  # saturated, never above the one limit of both processes
+        for wait in waits:
+            assert (await wait)["status"] == "completed"
+
+
+async def test_a_killed_process_leaks_no_agent_slot(redis_server: RedisServer, tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    flags = ("--redis", redis_server.url, "--max-concurrent-agents", "2")
+    with server_process(vault, *flags, "--offline-latency", "30") as (doomed, doomed_port):
+        async with open_client(None, url=f"ws://127.0.0.1:{doomed_port}/ws") as on_doomed:
+            await on_doomed.call("agent.batch", {"calls": [ORAL] * 2})
+        leases = redis_server.client()
+        for _ in range(100):
+            if leases.zcard("cl:agents:leases") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert leases.zcard("cl:agents:leases") == 2  # both slots held by calls that will never end
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+    with server_process(vault, *flags) as (_, port):
+        async with open_client(None, url=f"ws://127.0.0.1:{port}/ws") as survivor:
+            result = await survivor.call("agent.call", {"agent": "oral", "input": ORAL["input"]}, timeout=30)
+            assert result["ok"] is True  # the dead process's leases ran out
