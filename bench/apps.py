@@ -119,9 +119,10 @@ def plain_fanout_app() -> Starlette:
 
 
 def main() -> None:
-    """Serve the named app on 127.0.0.1:PORT."""
+    """Serve the named app on 127.0.0.1:PORT; canvas-live takes extra settings as NAME=VALUE (e.g. redis=URL)."""
     name, port = sys.argv[1], int(sys.argv[2])
-    settings = Settings(vault=Path(tempfile.mkdtemp(prefix="bench-vault-")), port=port, log_level="warning")
+    extra = dict(argument.split("=", 1) for argument in sys.argv[3:])
+    settings = Settings(vault=Path(tempfile.mkdtemp(prefix="bench-vault-")), port=port, log_level="warning", **extra)  # type: ignore[arg-type]
     apps = {"canvas-live": lambda: canvas_live_app(settings), "echo": echo_app, "plain-fanout": plain_fanout_app}
     options = uvicorn_options(settings)
     if name != "canvas-live":

@@ -1,11 +1,18 @@
 """One publisher, 1,000 subscribers on one topic: the delivery ceiling and the latency at 100 events/s.
 
-Compared with a minimal Starlette app (bench/apps.py, `plain-fanout`) that sends each frame to
-every socket with a plain `await websocket.send_text(...)` loop and no queues. canvas-live pays
-for slow-consumer isolation (a bounded queue and a writer per connection); the targets are a
-ceiling >= 0.7 of the plain loop, and 100 events/s to 1,000 subscribers with p99 < 20 ms.
-Server and client are pinned to different cores; the client only walks frame headers, decoding
-the payload (for its publish timestamp) on every 50th connection.
+Three set-ups run at once, each with its own 1,000 subscribers connected for the whole run:
+- `plain`: a minimal Starlette app (bench/apps.py, `plain-fanout`) that sends each frame to every
+  socket with a plain `await websocket.send_text(...)` loop and no queues;
+- `memory`: canvas-live, one process (slow-consumer isolation: a bounded queue and a writer per
+  connection);
+- `redis`: two canvas-live processes on a redis-server of the run's own, the publisher on one and
+  the 1,000 subscribers on the other, so every event crosses Redis.
+They are measured in alternating windows (a burst for the ceiling, then a paced phase for the
+latency), the order rotating from round to round, so a slowdown of the shared machine hits every
+side of a round; each round gives one ratio per comparison and the median is printed with its
+spread. Targets: memory / plain ceiling >= 0.70 and p99 < 20 ms at 100 events/s; redis / memory
+ceiling >= 0.60 and p99 within 2x of memory's. Servers share one core, the client the other; it
+only walks frame headers, decoding the payload (for its publish timestamp) on every 50th connection.
 """
 
 from __future__ import annotations
@@ -14,14 +21,17 @@ import argparse
 import asyncio
 import os
 import resource
+import shutil
+import socket
 import statistics
+import subprocess
 import time
 
 import httpx
 import msgspec
 import uvloop
 
-from bench.lean import CLIENT_CPU, FrameCounter, pin, start_server, text_frame
+from bench.lean import CLIENT_CPU, FrameCounter, free_port, pin, server_core, start_server, text_frame
 
 SUBSCRIBE = b'{"jsonrpc":"2.0","method":"subscribe","params":{"topics":["tasks"]},"id":1}'
 
@@ -87,70 +97,151 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure(name: str, subscribers: int, burst: int, paced: int, rate: float) -> dict[str, float]:
-    """Deliveries/s for a burst, then publish->receive latency at a steady rate."""
-    process, port = start_server(name)
-    try:
-        fleet = Fleet(port, subscribers, sample_every=50)
-        await fleet.connect(subscribe=name == "canvas-live")
+class Setup:
+    """One side of the comparison: where events are published and the fleet that receives them."""
+
+    def __init__(self, name: str, publish_port: int, fleet: Fleet) -> None:
+        self.name = name
+        self.publish_port = publish_port
+        self.fleet = fleet
+        self.pids: list[int] = []
+
+    async def window(self, burst: int, paced: int, rate: float) -> dict[str, float]:
+        """Deliveries/s for a burst, then publish->receive latency at a steady rate."""
+        fleet = self.fleet
         base = fleet.frames
         start = time.perf_counter()
-        await trigger(port, burst, 0, 64)
-        complete = await fleet.wait_for(base + burst * subscribers, 120)
+        await trigger(self.publish_port, burst, 0, 64)
+        complete = await fleet.wait_for(base + burst * fleet.size, 120)
         elapsed = time.perf_counter() - start
         delivered = fleet.frames - base
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.3)
         fleet.latencies.clear()
         base = fleet.frames
-        server_cpu, client_cpu, wall = cpu_seconds(process.pid), own_cpu_seconds(), time.perf_counter()
-        await trigger(port, paced, rate, 64)
-        sustained = await fleet.wait_for(base + paced * subscribers, paced / rate + 30)
+        server_cpu, client_cpu, wall = self._cpu(), own_cpu_seconds(), time.perf_counter()
+        await trigger(self.publish_port, paced, rate, 64)
+        sustained = await fleet.wait_for(base + paced * fleet.size, paced / rate + 30)
         wall = time.perf_counter() - wall
-        server_cpu, client_cpu = cpu_seconds(process.pid) - server_cpu, own_cpu_seconds() - client_cpu
+        server_cpu, client_cpu = self._cpu() - server_cpu, own_cpu_seconds() - client_cpu
         latencies = sorted(fleet.latencies)
+        await asyncio.sleep(0.3)
         return {
             "deliveries_per_s": delivered / elapsed,
-            "complete": float(complete),
-            "sustained": float(sustained),
+            "complete": float(complete and sustained),
             "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
             "server_cpu": server_cpu / wall * 100,
             "client_cpu": client_cpu / wall * 100,
         }
+
+    def _cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of this run's own, without persistence, on the servers' core."""
+    port = free_port()
+    command = [*server_core(), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    process = subprocess.Popen([*command, "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+async def run(
+    subscribers: int, burst: int, paced: int, rate: float, rounds: int, redis: bool
+) -> dict[str, list[dict[str, float]]]:
+    """Every set-up's figures, round by round."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        plain, plain_port = start_server("plain-fanout")
+        memory, memory_port = start_server("canvas-live")
+        processes += [plain, memory]
+        setups = [
+            Setup("plain", plain_port, Fleet(plain_port, subscribers, 50)),
+            Setup("memory", memory_port, Fleet(memory_port, subscribers, 50)),
+        ]
+        setups[0].pids, setups[1].pids = [plain.pid], [memory.pid]
+        if redis:
+            broker, url = start_redis()
+            publisher, publisher_port = start_server("canvas-live", f"redis={url}", "instance=publisher")
+            receiver, receiver_port = start_server("canvas-live", f"redis={url}", "instance=receiver")
+            processes += [broker, publisher, receiver]
+            setup = Setup("redis", publisher_port, Fleet(receiver_port, subscribers, 50))
+            setup.pids = [broker.pid, publisher.pid, receiver.pid]
+            setups.append(setup)
+        for setup in setups:
+            await setup.fleet.connect(subscribe=setup.name != "plain")
+        results: dict[str, list[dict[str, float]]] = {setup.name: [] for setup in setups}
+        for round_ in range(rounds):
+            for setup in setups[round_ % len(setups) :] + setups[: round_ % len(setups)]:
+                results[setup.name].append(await setup.window(burst, paced, rate))
+        return results
     finally:
-        process.terminate()
-        process.wait()
+        for process in processes:
+            process.terminate()
+            process.wait()
+
+
+def ratio_line(label: str, ratios: list[float], target: str, ok: bool) -> str:
+    ratios = sorted(ratios)
+    spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
+    verdict = "ok" if ok else "MISSED"
+    return f"{label:<38} {statistics.median(ratios):>6.2f}  spread {spread:<11} target {target:<8} {verdict}"
 
 
 def main() -> None:
-    """Print both servers' figures and the ratios against the targets."""
+    """Print each set-up's median figures and the median ratios, with their spread, against the targets."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=300, help="events published as fast as possible")
     parser.add_argument("--paced", type=int, default=300, help="events published at --rate")
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--rounds", type=int, default=3, help="windows of each set-up, interleaved")
+    parser.add_argument("--no-redis", dest="redis", action="store_false", help="leave out the Redis pair")
     args = parser.parse_args()
+    redis = args.redis and shutil.which("redis-server") is not None
     pin(CLIENT_CPU)
-    results = {
-        name: uvloop.run(measure(name, args.subscribers, args.burst, args.paced, args.rate))
-        for name in ("plain-fanout", "canvas-live")
-    }
-    print(f"{args.subscribers} subscribers, burst of {args.burst} events, then {args.paced} at {args.rate:.0f}/s")
+    results = uvloop.run(run(args.subscribers, args.burst, args.paced, args.rate, args.rounds, redis))
     print(
-        f"{'server':>13} {'deliveries/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'all delivered':>14}"
+        f"{args.subscribers} subscribers; per round a burst of {args.burst} events, "
+        f"then {args.paced} at {args.rate:.0f}/s"
+    )
+    print(
+        f"{'set-up':>7} {'deliveries/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'all delivered':>14}"
         f" {'server CPU %':>13} {'client CPU %':>13}"
     )
-    for name, figures in results.items():
-        delivered = "yes" if figures["complete"] and figures["sustained"] else "NO"
+    for name, windows in results.items():
+        figures = {key: statistics.median(window[key] for window in windows) for key in windows[0]}
+        delivered = "yes" if all(window["complete"] for window in windows) else "NO"
         print(
-            f"{name:>13} {figures['deliveries_per_s']:>13.0f} {figures['p50_ms']:>8.2f} "
-            f"{figures['p99_ms']:>8.2f} {delivered:>14} {figures['server_cpu']:>13.0f} {figures['client_cpu']:>13.0f}"
+            f"{name:>7} {figures['deliveries_per_s']:>13.0f} {figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
+            f"{delivered:>14} {figures['server_cpu']:>13.0f} {figures['client_cpu']:>13.0f}"
         )
-    print("(CPU % during the paced phase; the client must stay well under 100 for the figures to hold)")
-    ratio = results["canvas-live"]["deliveries_per_s"] / results["plain-fanout"]["deliveries_per_s"]
-    p99 = results["canvas-live"]["p99_ms"]
-    print(f"ceiling ratio canvas-live / plain loop: {ratio:.2f} (target >= 0.70) {'ok' if ratio >= 0.7 else 'BELOW'}")
-    print(f"canvas-live p99 at {args.rate:.0f} events/s: {p99:.2f} ms (target < 20 ms) {'ok' if p99 < 20 else 'ABOVE'}")
+    print("(medians over the rounds; CPU % during the paced phase, the client must stay well under 100)")
+
+    def ratios(top: str, bottom: str, key: str) -> list[float]:
+        return [a[key] / b[key] for a, b in zip(results[top], results[bottom], strict=True)]
+
+    ceiling = ratios("memory", "plain", "deliveries_per_s")
+    print(ratio_line("ceiling memory / plain", ceiling, ">= 0.70", statistics.median(ceiling) >= 0.7))
+    p99 = statistics.median(window["p99_ms"] for window in results["memory"])
+    print(
+        f"{'memory p99 at ' + format(args.rate, '.0f') + ' events/s (ms)':<38} {p99:>6.2f}  target < 20 ms {'ok' if p99 < 20 else 'MISSED'}"
+    )
+    if "redis" in results:
+        across = ratios("redis", "memory", "deliveries_per_s")
+        print(ratio_line("ceiling redis / memory", across, ">= 0.60", statistics.median(across) >= 0.6))
+        tail = ratios("redis", "memory", "p99_ms")
+        print(ratio_line("p99 redis / memory", tail, "<= 2.00", statistics.median(tail) <= 2.0))
+    else:
+        print("redis-server is not installed: the Redis pair was left out")
 
 
 if __name__ == "__main__":

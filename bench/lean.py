@@ -39,11 +39,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(name: str) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `bench.apps NAME` on its own core and wait until it accepts connections."""
+def server_core() -> list[str]:
+    """The command prefix that puts a server process on the servers' core, away from the client's."""
+    return ["taskset", "-c", str(SERVER_CPU)] if (os.cpu_count() or 1) > 1 else []
+
+
+def start_server(name: str, *settings: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `bench.apps NAME` (with NAME=VALUE settings) on its own core and wait until it accepts connections."""
     port = free_port()
-    cpus = ["taskset", "-c", str(SERVER_CPU)] if (os.cpu_count() or 1) > 1 else []
-    process = subprocess.Popen([*cpus, sys.executable, "-m", "bench.apps", name, str(port)], cwd=ROOT)
+    command = [*server_core(), sys.executable, "-m", "bench.apps", name, str(port), *settings]
+    process = subprocess.Popen(command, cwd=ROOT)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
