@@ -138,17 +138,21 @@ export class Client {
    * @param {ClientOptions} options
    */
   constructor(url, options) {
-    const { token, onState, ...rest } = options;
+    const { token, onState } = options;
     const target = new URL(url);
     if (token) target.searchParams.set('token', token);
     this.#url = target.href;
+    // `??` rather than a spread: an option given as undefined (`{ timeout: settings.timeout }`)
+    // takes its default instead of turning the time limit or the back-off off.
     this.#options = {
-      timeout: 30_000,
-      minDelay: 250,
-      maxDelay: 15_000,
-      WebSocket: globalThis.WebSocket,
-      ...rest,
+      timeout: options.timeout ?? 30_000,
+      minDelay: options.minDelay ?? 250,
+      maxDelay: options.maxDelay ?? 15_000,
+      WebSocket: options.WebSocket ?? globalThis.WebSocket,
     };
+    if (typeof this.#options.WebSocket !== 'function') {
+      throw new TypeError('canvas-live client: no WebSocket implementation here; pass one as options.WebSocket');
+    }
     if (onState) this.#stateListeners.add(onState);
     this.#open();
   }
@@ -257,7 +261,8 @@ export class Client {
       return subscription;
     }
     try {
-      await this.#subscribeTopics(fresh);
+      // A topic followed with `replay` whose history no longer reaches back must be re-read.
+      for (const topic of await this.#subscribeTopics(fresh)) this.#resync(topic);
     } catch (error) {
       if (error instanceof RpcError && error.error === 'DISCONNECTED') {
         await this.whenOpen();
@@ -323,6 +328,12 @@ export class Client {
     socket.onclose = (event) => {
       if (this.#socket === socket) this.#onClose(event.code, event.reason);
     };
+    // A connection that fails (refused, or its handshake answered 403) is reported by `error`.
+    // Browsers follow it with `close` (then ignored: this socket is no longer the current one),
+    // but Node's built-in WebSocket may not, and the client would wait for ever.
+    socket.onerror = () => {
+      if (this.#socket === socket) this.#onClose(1006, '');
+    };
   }
 
   /**
@@ -386,7 +397,6 @@ export class Client {
     const restarted = this.#epoch !== null && hello.epoch !== this.#epoch;
     this.#epoch = hello.epoch;
     this.#live = true;
-    this.#attempt = 0;
     const resync = [];
     for (const [topic, followed] of this.#topics) {
       if (!followed.acked) continue;
@@ -406,6 +416,9 @@ export class Client {
       return;
     }
     if (this.#socket !== socket) return;
+    // Only now does the back-off start over: a server that says hello but refuses the
+    // resubscription is retried ever more slowly, not every `minDelay`.
+    this.#attempt = 0;
     this.#setState(ConnectionState.OPEN, {});
     for (const waiter of this.#openWaiters.splice(0)) waiter.resolve();
     for (const topic of new Set([...resync, ...lost])) this.#resync(topic);
