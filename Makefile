@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The JS side of the suite (type checks, schema validation) runs tools from npm, pinned in package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: serve test lint bench fuzz clean
+.PHONY: serve test lint client-types bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("canvas-live needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -27,6 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# web/client.d.ts is generated from client.js's JSDoc and checked in; tests/test_js_client.py fails when it is stale.
+client-types: $(NODE_STAMP)
+	node_modules/.bin/tsc --project tsconfig.client.json
 
 test: lint $(NODE_STAMP)
 	$(BIN)/pytest -n auto --cov --cov-report=term -q

@@ -64,9 +64,8 @@ def test_the_wheel_holds_one_package_with_the_dashboard_inside(tmp_path: Path) -
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names if ".dist-info/" not in name}
     assert tops == {"canvas_live"}
-    web = {
-        f"canvas_live/web/{path.name}" for path in WEB_DIR.iterdir() if path.suffix in (".html", ".js", ".css", ".svg")
-    }
-    assert web and web <= set(names)
+    shipped = (".html", ".js", ".css", ".svg", ".ts", ".json")  # `.ts`, `.json`: the client's npm package
+    web = {f"canvas_live/web/{path.name}" for path in WEB_DIR.iterdir() if path.suffix in shipped}
+    assert {"canvas_live/web/client.d.ts", "canvas_live/web/package.json"} <= web <= set(names)
     assert "canvas_live/services/canvas/demo_vault/Photosynthesis.canvas" in names
     assert "canvas_live/__main__.py" in names

@@ -21,7 +21,13 @@
  * @module canvas-live/client
  */
 
-/** Where the connection stands; every change is reported to the state listeners. */
+/**
+ * Where the connection stands: `connecting`, `open`, `reconnecting` or `closed`.
+ *
+ * @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} ConnectionStateName
+ */
+
+/** The connection states by name; every change is reported to the state listeners. */
 export const ConnectionState = Object.freeze({
   /** The first attempt is under way. */
   CONNECTING: 'connecting',
@@ -34,6 +40,22 @@ export const ConnectionState = Object.freeze({
 });
 
 /**
+ * The stable name the server gives each error (`data.error` on the wire; the contract's error table).
+ *
+ * @typedef {'PARSE_ERROR' | 'INVALID_REQUEST' | 'METHOD_NOT_FOUND' | 'INVALID_PARAMS' | 'INTERNAL_ERROR'
+ *   | 'NOT_FOUND' | 'CONFLICT' | 'INVALID_CANVAS' | 'FORBIDDEN_PATH' | 'AGENT_FAILED' | 'CIRCUIT_OPEN'
+ *   | 'OVERLOADED' | 'TIMEOUT' | 'CANCELLED' | 'UNAVAILABLE' | 'STORAGE' | 'BUSY'} ServerErrorName
+ */
+
+/**
+ * The `error` of an `RpcError`: a server's name, or a local failure of the call (`TIMEOUT` is
+ * both: the server's for its own limits, the client's for `call`'s), or `ERROR` for an answer that
+ * carried no name.
+ *
+ * @typedef {ServerErrorName | 'DISCONNECTED' | 'CLOSED' | 'ERROR'} ErrorName
+ */
+
+/**
  * An error answered by the server, or a local failure of a call (then `code` is null).
  *
  * The server sends its stable name in `error.data.error`; it is lifted to `error` so callers can
@@ -42,14 +64,14 @@ export const ConnectionState = Object.freeze({
 export class RpcError extends Error {
   /**
    * @param {string} message what went wrong, for people
-   * @param {{code?: number | null, error: string, data?: Record<string, unknown>}} detail
+   * @param {{code?: number | null, error: ErrorName, data?: Record<string, unknown>}} detail
    */
   constructor(message, { code = null, error, data = {} }) {
     super(message);
     this.name = 'RpcError';
     /** @type {number | null} the JSON-RPC error code; null for a local failure */
     this.code = code;
-    /** @type {string} the stable UPPER_SNAKE name, e.g. `NOT_FOUND`, `TIMEOUT`, `DISCONNECTED` */
+    /** @type {ErrorName} the stable UPPER_SNAKE name, e.g. `NOT_FOUND`, `TIMEOUT`, `DISCONNECTED` */
     this.error = error;
     /** @type {Record<string, unknown>} details (`field`, `kind`, `version`, `retry_after`, …) */
     this.data = data;
@@ -57,13 +79,39 @@ export class RpcError extends Error {
 }
 
 /**
+ * A topic of the contract: `tasks`, `canvases`, `agents`, `task:<id>` or `canvas:<name>`.
+ *
+ * @typedef {'tasks' | 'canvases' | 'agents' | `task:${string}` | `canvas:${string}`} Topic
+ */
+
+/**
+ * A call's or notification's params: an object (by name) or an array (by position).
+ *
+ * @typedef {object} Params
+ */
+
+/**
+ * @callback StateListener
+ * @param {ConnectionStateName} state the new state
+ * @param {StateDetail} detail
+ * @returns {void}
+ */
+
+/**
+ * Options of a client; one left out or `undefined` takes its default.
+ *
  * @typedef {object} ClientOptions
- * @property {string} [token] sent as `?token=` (browsers cannot set headers on a WebSocket)
- * @property {number} [timeout=30000] default time limit of a call in ms; 0 waits for ever
- * @property {number} [minDelay=250] first reconnect delay in ms
- * @property {number} [maxDelay=15000] longest reconnect delay in ms
- * @property {(state: string, detail: StateDetail) => void} [onState] connection state listener
- * @property {typeof WebSocket} [WebSocket] the implementation to use where there is no global one
+ * @property {string | undefined} [token] sent as `?token=` (browsers cannot set headers on a WebSocket)
+ * @property {number | undefined} [timeout=30000] default time limit of a call in ms; 0 waits for ever
+ * @property {number | undefined} [minDelay=250] first reconnect delay in ms
+ * @property {number | undefined} [maxDelay=15000] longest reconnect delay in ms
+ * @property {StateListener | undefined} [onState] connection state listener
+ * @property {typeof WebSocket | undefined} [WebSocket] the implementation to use where there is no global one
+ */
+
+/**
+ * @typedef {object} CallOptions
+ * @property {number | undefined} [timeout] this call's time limit in ms (0: none); the client's `timeout` by default
  */
 
 /**
@@ -76,22 +124,40 @@ export class RpcError extends Error {
  */
 
 /**
+ * What every event carries: its topic and its place in the topic's order.
+ *
+ * @typedef {object} EventEnvelope
+ * @property {string} topic e.g. `task:3f2a…`
+ * @property {number} seq a per-topic counter, starting at 1 for each epoch
+ */
+
+/**
+ * An event's params as they arrive: the envelope and the event's own fields.
+ *
+ * @typedef {EventEnvelope & Record<string, unknown>} EventParams
+ */
+
+/**
+ * Receives the events of a subscription. `P` may name the shape of the topic's events.
+ *
+ * @template {EventEnvelope} [P=EventParams]
  * @callback EventHandler
  * @param {string} method the event type, e.g. `task.progress`
- * @param {Record<string, any>} params the event's fields, with `topic` and `seq`
+ * @param {P} params the event's fields, with `topic` and `seq`
+ * @returns {void}
  */
 
 /**
  * @typedef {object} SubscribeOptions
- * @property {(topic: string) => void} [onResync] events of `topic` may have been missed: re-read state
- * @property {boolean} [replay=false] also deliver the events the server still holds from before
+ * @property {((topic: string) => void) | undefined} [onResync] events of `topic` may have been missed: re-read state
+ * @property {boolean | undefined} [replay=false] also deliver the events the server still holds from before
  *   this subscription (for a topic this client does not already follow); if the server's history
  *   does not reach back to the topic's first event, `onResync` is called instead
  */
 
 /**
  * @typedef {object} Subscription
- * @property {string[]} topics
+ * @property {Topic[]} topics
  * @property {() => Promise<void>} unsubscribe stop this handler receiving these topics
  */
 
@@ -109,11 +175,11 @@ export function connect(url, options = {}) {
 /** One connection to a canvas-live server, kept alive across network failures and restarts. */
 export class Client {
   /** @type {string} */ #url;
-  /** @type {Required<Omit<ClientOptions, 'token' | 'onState'>>} */ #options;
+  /** @type {{timeout: number, minDelay: number, maxDelay: number, WebSocket: typeof WebSocket}} */ #options;
   /** @type {WebSocket | null} */ #socket = null;
   /** True once the current socket has said hello: frames may be sent. */
   #live = false;
-  #state = ConnectionState.CONNECTING;
+  /** @type {ConnectionStateName} */ #state = ConnectionState.CONNECTING;
   /** @type {string | null} */ #epoch = null;
   #attempt = 0;
   /** @type {ReturnType<typeof setTimeout> | null} */ #retryTimer = null;
@@ -121,44 +187,56 @@ export class Client {
   /**
    * Calls by id, in the order they were made: an unsent one keeps its frame until the socket is
    * live, so the map doubles as the outgoing queue and order is kept across a reconnect.
-   * @type {Map<number, {method: string, frame: string | null, resolve: (v: any) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout> | null}>}
+   * @type {Map<number, {method: string, frame: string | null, resolve: (value: unknown) => void, reject: (error: RpcError) => void, timer: ReturnType<typeof setTimeout> | null}>}
    */
   #pending = new Map();
   /**
    * Followed topics. `lastSeq` is the last event seen (null: nothing to resume from, as for a new
    * subscription or after the server lost our place); `acked` once the server confirmed it.
-   * @type {Map<string, {handlers: Set<{handler: EventHandler, onResync?: (topic: string) => void}>, lastSeq: number | null, acked: boolean}>}
+   * @type {Map<string, {handlers: Set<{handler: EventHandler, onResync?: ((topic: string) => void) | undefined}>, lastSeq: number | null, acked: boolean}>}
    */
   #topics = new Map();
-  /** @type {Set<(state: string, detail: StateDetail) => void>} */ #stateListeners = new Set();
-  /** @type {Array<{resolve: () => void, reject: (e: Error) => void}>} */ #openWaiters = [];
+  /** @type {Set<StateListener>} */ #stateListeners = new Set();
+  /** @type {Array<{resolve: () => void, reject: (error: RpcError) => void}>} */ #openWaiters = [];
 
   /**
-   * @param {string} url
-   * @param {ClientOptions} options
+   * @param {string} url the server's WebSocket endpoint
+   * @param {ClientOptions} [options]
    */
-  constructor(url, options) {
-    const { token, onState, ...rest } = options;
+  constructor(url, options = {}) {
+    const { token, onState } = options;
     const target = new URL(url);
     if (token) target.searchParams.set('token', token);
     this.#url = target.href;
+    // `??` rather than a spread: an option given as undefined (`{ timeout: settings.timeout }`)
+    // takes its default instead of turning the time limit or the back-off off.
     this.#options = {
-      timeout: 30_000,
-      minDelay: 250,
-      maxDelay: 15_000,
-      WebSocket: globalThis.WebSocket,
-      ...rest,
+      timeout: options.timeout ?? 30_000,
+      minDelay: options.minDelay ?? 250,
+      maxDelay: options.maxDelay ?? 15_000,
+      WebSocket: options.WebSocket ?? globalThis.WebSocket,
     };
+    if (typeof this.#options.WebSocket !== 'function') {
+      throw new TypeError('canvas-live client: no WebSocket implementation here; pass one as options.WebSocket');
+    }
     if (onState) this.#stateListeners.add(onState);
     this.#open();
   }
 
-  /** The current connection state (a `ConnectionState` value). */
+  /**
+   * The current connection state (a `ConnectionState` value).
+   *
+   * @returns {ConnectionStateName}
+   */
   get state() {
     return this.#state;
   }
 
-  /** The server's epoch from its last `server.hello`: it changes when the server restarts. */
+  /**
+   * The server's epoch from its last `server.hello`: it changes when the server restarts.
+   *
+   * @returns {string | null} null until the first `server.hello`
+   */
   get epoch() {
     return this.#epoch;
   }
@@ -166,12 +244,14 @@ export class Client {
   /**
    * Listen to connection state changes.
    *
-   * @param {(state: string, detail: StateDetail) => void} listener
+   * @param {StateListener} listener
    * @returns {() => void} removes the listener
    */
   onStateChange(listener) {
     this.#stateListeners.add(listener);
-    return () => this.#stateListeners.delete(listener);
+    return () => {
+      this.#stateListeners.delete(listener);
+    };
   }
 
   /**
@@ -188,17 +268,27 @@ export class Client {
   /**
    * Call a method and get its result.
    *
+   * The client does not check the result: `T` is what the caller knows the method returns
+   * (`unknown` unless given, e.g. `client.call<TaskInfo>('task.get', { id })`).
+   *
+   * @template [T=unknown]
    * @param {string} method e.g. `canvas.read`
-   * @param {Record<string, unknown> | unknown[]} [params] by name (an object) or by position
-   * @param {{timeout?: number}} [options] this call's time limit in ms (0: none)
-   * @returns {Promise<any>} the result; rejects with an `RpcError`
+   * @param {Params} [params] by name (an object) or by position (an array)
+   * @param {CallOptions} [options]
+   * @returns {Promise<T>} the result; rejects with an `RpcError`
    */
   call(method, params, { timeout = this.#options.timeout } = {}) {
     if (this.#state === ConnectionState.CLOSED) return Promise.reject(closedError());
     const id = this.#nextId++;
     const frame = JSON.stringify(params === undefined ? { jsonrpc: '2.0', method, id } : { jsonrpc: '2.0', method, params, id });
     return new Promise((resolve, reject) => {
-      const pending = { method, frame, resolve, reject, timer: /** @type {ReturnType<typeof setTimeout> | null} */ (null) };
+      const pending = {
+        method,
+        frame,
+        resolve: /** @type {(value: unknown) => void} */ (resolve),
+        reject,
+        timer: /** @type {ReturnType<typeof setTimeout> | null} */ (null),
+      };
       if (timeout > 0 && Number.isFinite(timeout)) {
         pending.timer = setTimeout(() => {
           this.#pending.delete(id);
@@ -217,7 +307,7 @@ export class Client {
    * rather than queued for an unknown time.
    *
    * @param {string} method
-   * @param {Record<string, unknown> | unknown[]} [params]
+   * @param {Params} [params] by name (an object) or by position (an array)
    * @returns {boolean} whether it was sent
    */
   notify(method, params) {
@@ -230,15 +320,17 @@ export class Client {
    * Receive the events of `topics` (`tasks`, `task:<id>`, `canvases`, `canvas:<name>`, `agents`).
    *
    * Several handlers may follow one topic; the server is asked once. The subscription survives
-   * reconnects until `unsubscribe`.
+   * reconnects until `unsubscribe`. `P` may name the shape of the topics' events (the client does
+   * not check it).
    *
-   * @param {string[]} topics
-   * @param {EventHandler} handler
+   * @template {EventEnvelope} [P=EventParams]
+   * @param {readonly Topic[]} topics
+   * @param {EventHandler<P>} handler
    * @param {SubscribeOptions} [options]
    * @returns {Promise<Subscription>} once the server confirmed it; rejects with the server's error
    */
   async subscribe(topics, handler, { onResync, replay = false } = {}) {
-    const entry = { handler, onResync };
+    const entry = { handler: /** @type {EventHandler} */ (/** @type {unknown} */ (handler)), onResync };
     const fresh = [];
     for (const topic of topics) {
       let followed = this.#topics.get(topic);
@@ -257,7 +349,8 @@ export class Client {
       return subscription;
     }
     try {
-      await this.#subscribeTopics(fresh);
+      // A topic followed with `replay` whose history no longer reaches back must be re-read.
+      for (const topic of await this.#subscribeTopics(fresh)) this.#resync(topic);
     } catch (error) {
       if (error instanceof RpcError && error.error === 'DISCONNECTED') {
         await this.whenOpen();
@@ -273,8 +366,9 @@ export class Client {
    * Stop `handler` receiving `topics` (every handler when none is given); the server is told once
    * no handler is left on a topic.
    *
-   * @param {string[]} topics
-   * @param {EventHandler} [handler]
+   * @template {EventEnvelope} P
+   * @param {readonly Topic[]} topics
+   * @param {EventHandler<P>} [handler] as given to `subscribe`
    * @returns {Promise<void>}
    */
   async unsubscribe(topics, handler) {
@@ -283,7 +377,7 @@ export class Client {
       const followed = this.#topics.get(topic);
       if (!followed) continue;
       for (const entry of [...followed.handlers]) {
-        if (handler === undefined || entry.handler === handler) followed.handlers.delete(entry);
+        if (handler === undefined || entry.handler === /** @type {unknown} */ (handler)) followed.handlers.delete(entry);
       }
       if (followed.handlers.size === 0) {
         this.#topics.delete(topic);
@@ -322,6 +416,12 @@ export class Client {
     };
     socket.onclose = (event) => {
       if (this.#socket === socket) this.#onClose(event.code, event.reason);
+    };
+    // A connection that fails (refused, or its handshake answered 403) is reported by `error`.
+    // Browsers follow it with `close` (then ignored: this socket is no longer the current one),
+    // but Node's built-in WebSocket may not, and the client would wait for ever.
+    socket.onerror = () => {
+      if (this.#socket === socket) this.#onClose(1006, '');
     };
   }
 
@@ -386,7 +486,6 @@ export class Client {
     const restarted = this.#epoch !== null && hello.epoch !== this.#epoch;
     this.#epoch = hello.epoch;
     this.#live = true;
-    this.#attempt = 0;
     const resync = [];
     for (const [topic, followed] of this.#topics) {
       if (!followed.acked) continue;
@@ -406,6 +505,9 @@ export class Client {
       return;
     }
     if (this.#socket !== socket) return;
+    // Only now does the back-off start over: a server that says hello but refuses the
+    // resubscription is retried ever more slowly, not every `minDelay`.
+    this.#attempt = 0;
     this.#setState(ConnectionState.OPEN, {});
     for (const waiter of this.#openWaiters.splice(0)) waiter.resolve();
     for (const topic of new Set([...resync, ...lost])) this.#resync(topic);
@@ -425,6 +527,7 @@ export class Client {
       if (lastSeq !== null && lastSeq !== undefined) since[topic] = lastSeq;
     }
     const params = Object.keys(since).length > 0 ? { topics, since, epoch: this.#epoch } : { topics };
+    /** @type {{recovered: Record<string, boolean>}} */
     const result = await this.call('subscribe', params);
     const lost = [];
     for (const topic of topics) {
@@ -441,7 +544,7 @@ export class Client {
 
   /**
    * @param {string} method
-   * @param {Record<string, any>} params
+   * @param {EventParams} params
    */
   #onEvent(method, params) {
     const followed = this.#topics.get(params.topic);
@@ -492,7 +595,7 @@ export class Client {
   }
 
   /**
-   * @param {string[]} topics
+   * @param {readonly string[]} topics
    * @param {{handler: EventHandler}} entry
    */
   async #release(topics, entry) {
@@ -502,7 +605,7 @@ export class Client {
   /**
    * Drop `entry` from `topics`; returns the topics no handler follows any more.
    *
-   * @param {string[]} topics
+   * @param {readonly string[]} topics
    * @param {{handler: EventHandler}} entry
    */
   #forget(topics, entry) {
@@ -532,7 +635,7 @@ export class Client {
   }
 
   /**
-   * @param {string} state
+   * @param {ConnectionStateName} state
    * @param {Partial<StateDetail>} detail
    */
   #setState(state, detail) {
