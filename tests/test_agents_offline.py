@@ -182,5 +182,5 @@ async def test_offline_latency_is_a_fixed_delay(make_server: Callable[..., LiveS
         started = time.perf_counter()
         result = await client.call("agent.call", {"agent": "oral", "input": {"concept": "x"}})
         elapsed = time.perf_counter() - started
-    assert 0.2 <= elapsed < 1.0
+    assert elapsed >= 0.2  # a lower bound only: a loaded machine may take longer, never less
     assert result["duration_ms"] >= 200

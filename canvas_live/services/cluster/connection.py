@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -72,8 +74,16 @@ class Cluster:
     def __init__(self, url: str, instance: str) -> None:
         self.url = url
         self.instance = instance
+        # A pooled connection that Redis closed (a restart) fails once: try again at once on a fresh one,
+        # rather than fail a request (or leave a lock unreleased) for a connection nobody needs any more.
+        # Every script is safe to run twice (publish counters, lease ids, terminal records).
         self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=10
+            url,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+            health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self.reachable = False
         self._beat: asyncio.Task[None] | None = None

@@ -47,8 +47,9 @@ class Broker(Protocol):
     def unlisten(self, topics: Iterable[str]) -> None:
         """This process no longer needs the events of `topics`."""
 
-    async def history(self, topic: str, after: int) -> list[tuple[int, str]] | None:
-        """The frames of `topic` with seq > `after`, oldest first; None when the history does not reach back."""
+    async def history(self, topic: str, after: int, *, partial: bool = False) -> list[tuple[int, str]] | None:
+        """The frames of `topic` with seq > `after`, oldest first; None when the history does not reach back
+        (with `partial`, whatever it still holds after `after` instead)."""
 
     def stats(self) -> dict[str, int]:
         """Counters for `server.info` and `/metrics`."""

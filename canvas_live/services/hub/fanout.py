@@ -89,16 +89,15 @@ class Hub:
         A broker calls this after its connection came back: events published meanwhile by other
         processes never reached this one. What the history no longer holds is lost to live
         subscribers (they see a gap in `seq`); a client that reconnects is told `recovered: false`.
-        Under a new epoch (the broker lost its data) there is nothing to catch up, and seqs count
-        again from where the broker puts them, so the last seq delivered is forgotten.
+        Under a new epoch (the broker lost its data) seqs count again from where the broker puts
+        them: the last seq delivered is forgotten, and what the new history holds is delivered.
         """
         if self.broker.epoch != self._epoch:
             self._epoch = self.broker.epoch
             for local in self._topics.values():
                 local.last = 0
-            return
         for topic, local in list(self._topics.items()):
-            missed = await self.broker.history(topic, local.last)
+            missed = await self.broker.history(topic, local.last, partial=True)
             for seq, frame in missed or ():
                 self._deliver(topic, seq, frame)
 

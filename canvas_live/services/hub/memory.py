@@ -120,7 +120,7 @@ class MemoryBroker:
     def unlisten(self, topics: Iterable[str]) -> None:
         """Nothing to release."""
 
-    async def history(self, topic: str, after: int) -> list[tuple[int, str]] | None:
+    async def history(self, topic: str, after: int, *, partial: bool = False) -> list[tuple[int, str]] | None:
         """Frames after `after`, from memory."""
         state = self._topics.get(topic)
         seq = state.seq if state is not None else self._evicted.get(_key(topic), 0)
@@ -131,7 +131,7 @@ class MemoryBroker:
         if state is None:
             return None
         oldest = state.history[0][0] if state.history else seq + 1
-        if after + 1 < oldest:
+        if after + 1 < oldest and not partial:
             return None
         return [(number, frame) for number, frame in state.history if number > after]
 

@@ -230,8 +230,14 @@ class RedisBroker:
 
     async def _receive_forever(self) -> None:
         delay = 0.1
+        lost = False
         while True:
-            if self._pubsub.connection is None:  # nothing subscribed yet (or since a reconnect)
+            if lost:  # try again, with back-off, until the subscription is whole again
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                lost = not await self._reconnect()
+                continue
+            if self._pubsub.connection is None:  # nothing subscribed yet
                 self._subscribed.clear()
                 await self._subscribed.wait()
             try:
@@ -239,9 +245,7 @@ class RedisBroker:
             except LOST as exc:
                 log.warning("the Redis subscription was lost (%s); reconnecting", exc)
                 self.cluster.reachable = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                await self._reconnect()
+                lost = True
                 continue
             delay = 0.1
             if message is not None:
@@ -258,8 +262,8 @@ class RedisBroker:
             if future is not None and not future.done():
                 future.set_result(None)
 
-    async def _reconnect(self) -> None:
-        """A new pub/sub connection on the same channels; then the epoch, then the missed events."""
+    async def _reconnect(self) -> bool:
+        """A new pub/sub connection on the same channels; then the epoch, then the missed events. True if done."""
         with contextlib.suppress(*LOST, RedisError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self.cluster.client.pubsub()
@@ -282,12 +286,13 @@ class RedisBroker:
             for message in early:
                 self._receive(message)
         except LOST as exc:
-            log.warning("reconnecting to Redis failed: %s", exc)
-            return
+            log.debug("reconnecting to Redis failed: %s", exc)
+            return False
         self.cluster.reachable = True
         log.warning("the Redis subscription is back; missed events were caught up from the history")
+        return True
 
-    async def history(self, topic: str, after: int) -> list[tuple[int, str]] | None:
+    async def history(self, topic: str, after: int, *, partial: bool = False) -> list[tuple[int, str]] | None:
         """The frames after `after`, read from the topic's Stream in one transaction with its seq."""
         if after < 0:
             return None
@@ -304,7 +309,7 @@ class RedisBroker:
         if after == seq:
             return []
         oldest = int(first[0][0].split(b"-")[0]) if first else seq + 1
-        if after + 1 < oldest:
+        if after + 1 < oldest and not partial:
             return None
         return [(int(entry_id.split(b"-")[0]), fields[b"f"].decode()) for entry_id, fields in entries]
 
