@@ -32,8 +32,14 @@ lint: $(STAMP)
 client-types: $(NODE_STAMP)
 	node_modules/.bin/tsc --project tsconfig.client.json
 
+# The wire-level tests run twice: against one process, then each against one process of a pair on
+# one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS and scale-out tests once.
+PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser_dashboard.py \
+	--ignore=tests/test_js_client.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
+
 test: lint $(NODE_STAMP)
 	$(BIN)/pytest -n auto --cov --cov-report=term -q
+	CANVAS_LIVE_TEST_PAIRED=1 $(BIN)/pytest -n auto -q -p no:cacheprovider -m "not single_process" $(PAIRED_SKIP)
 
 # A nightly-size run of the frame fuzzer (the suite runs 3,000 frames).
 fuzz: $(STAMP)

@@ -5,6 +5,8 @@ Helpers live in `tests/support/`; this file only wires them into fixtures.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +30,30 @@ def vault(tmp_path: Path) -> Path:
     return path
 
 
+PAIRED = os.environ.get("CANVAS_LIVE_TEST_PAIRED") == "1"
+"""Run every server of the suite as one process of a pair on one Redis (`make test-paired`)."""
+
+
 @pytest.fixture
-def make_server(vault: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start servers with settings overridden per test; all are stopped at the end."""
+def make_server(vault: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., LiveServer]]:
+    """Start servers with settings overridden per test; all are stopped at the end.
+
+    With `CANVAS_LIVE_TEST_PAIRED=1` each server is the second process of a pair: a companion on the
+    same vault and a redis-server of the test's own runs beside it, so the test's story must hold
+    with another process watching the vault, sharing seqs, tasks, locks and the agent limit.
+    """
     started: list[LiveServer] = []
+    engines: list[RedisServer] = []
+    paired = PAIRED and request.node.get_closest_marker("single_process") is None
 
     def make(**overrides: Any) -> LiveServer:
         settings = Settings(**{"vault": vault, "port": 0, **overrides})
+        if paired and settings.cluster_url is None:
+            if not engines:
+                (tmp_path / "redis").mkdir(exist_ok=True)
+                engines.append(RedisServer(tmp_path / "redis").start())
+            settings = dataclasses.replace(settings, redis=engines[0].url, instance=f"tested-{len(started)}")
+            started.append(LiveServer(dataclasses.replace(settings, instance=f"companion-{len(started)}")).start())
         live = LiveServer(settings).start()
         started.append(live)
         return live
@@ -42,6 +61,8 @@ def make_server(vault: Path) -> Iterator[Callable[..., LiveServer]]:
     yield make
     for live in started:
         live.stop()
+    for engine in engines:
+        engine.stop()
 
 
 @pytest.fixture

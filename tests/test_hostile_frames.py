@@ -100,6 +100,7 @@ async def test_the_token_never_reaches_the_log(
     assert not any("Tok3n-s3cret" in line for line in lines)
 
 
+@pytest.mark.single_process  # reads the task records in the SQLite file
 @pytest.mark.parametrize(
     "echo",
     [
@@ -157,6 +158,7 @@ async def test_agent_batches_beyond_the_queue_caps_are_overloaded(make_server: C
         assert everyone.value.data["limit"] == 50
 
 
+@pytest.mark.single_process  # counts this process's memory hub topics
 async def test_re_subscribing_at_the_limit_is_fine_and_released_topics_cost_nothing(
     make_server: Callable[..., LiveServer],
 ) -> None:

@@ -117,6 +117,7 @@ def left_running(data_dir: Path) -> TaskInfo:
     return info
 
 
+@pytest.mark.single_process  # fills the disk under the SQLite task store
 async def test_the_server_starts_on_a_full_disk_and_says_what_does_not_work(
     make_server: Callable[..., LiveServer], small_disk: Path
 ) -> None:

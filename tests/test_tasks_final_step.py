@@ -85,6 +85,7 @@ async def test_a_crash_right_after_the_review_canvas_is_written_keeps_the_task_c
     assert sorted(path.name for path in vault.glob("*.canvas")) == sorted([f"{source}.canvas", review.name])
 
 
+@pytest.mark.single_process  # plants a crash in the SQLite task file
 async def test_the_crash_window_is_recovered_from_the_record_and_the_marked_canvas(
     learning_vault: Path, make_server: Callable[..., LiveServer]
 ) -> None:

@@ -42,6 +42,7 @@ def is_request(message: dict[str, Any]) -> bool:
     return "method" in message and "id" in message
 
 
+@pytest.mark.single_process  # replays the README's one-server session frame for frame
 def test_readme_session_is_true(live: LiveServer) -> None:
     expected = readme_session()
     process = subprocess.Popen(

@@ -554,6 +554,13 @@ class CanvasService:
             self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
         return True
 
+    async def _announces_creation(self, name: str, version: str) -> bool:
+        """Whether this process is the one to announce a canvas that appeared: not one a server process
+        made (it may be at a later version by the time the watcher looks), and first of all processes."""
+        if await self.sharing.claim(name, version, "external") == "server":
+            return False
+        return await self.sharing.claim(name, f"created:{version}", "external") is None
+
     async def _check_external(self, name: str, added: bool) -> None:
         """Publish what happened to a canvas the watcher saw change, unless it was the server's own write."""
         async with self._lock(name), self.sharing.lock(name):
@@ -573,7 +580,7 @@ class CanvasService:
             if name not in self._present and added:
                 self._present.add(name)
                 self._versions[name] = entry.state.version
-                if await self.sharing.claim(name, f"created:{entry.state.version}", "external") is None:
+                if await self._announces_creation(name, entry.state.version):
                     fields = {"name": name, "version": entry.state.version, "source": "external"}
                     self.hub.publish("canvases", "canvas.created", fields)
                 return
