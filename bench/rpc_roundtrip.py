@@ -6,18 +6,27 @@ alternating windows (echo then canvas-live, then the other way round), and each 
 gives one ratio, so a slowdown of the shared machine (CPU steal) hits both sides of a pair; the
 median ratio is printed with its spread. Targets: canvas-live / echo >= 0.85 on one connection and
 >= 0.70 on fifty.
+
+Then, where `redis-server` is installed, `canvas-live serve --workers 2 --redis …` against one
+process over 100 connections, also interleaved (no target: on a 2-core machine shared with the
+client a gain is not expected; the figure lets larger machines be judged).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import uvloop
 
-from bench.lean import CLIENT_CPU, RoundTripper, pin, start_server
+from bench.fanout import start_redis
+from bench.lean import CLIENT_CPU, ROOT, RoundTripper, free_port, pin, start_server
 
 PING = b'{"jsonrpc":"2.0","method":"ping","id":1}'
 
@@ -69,6 +78,43 @@ def run(seconds: float, warmup: float, pairs: int) -> dict[int, tuple[list[float
     return results
 
 
+def start_cli(*flags: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`canvas-live serve` as a user runs it, on a free port, once it answers."""
+    port = free_port()
+    vault = tempfile.mkdtemp(prefix="bench-vault-")
+    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", vault, "--port", str(port), *flags]
+    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            uvloop.run(measure(port, 1, 0.05, 0.0))
+            return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("canvas-live did not start")
+
+
+def run_workers(seconds: float, warmup: float, pairs: int) -> tuple[list[float], list[float]]:
+    """Round trips/s over 100 connections: one process, and two workers on one Redis, interleaved."""
+    broker, url = start_redis()
+    servers = {"one": start_cli(), "workers": start_cli("--workers", "2", "--redis", url)}
+    one: list[float] = []
+    two: list[float] = []
+    try:
+        for pair in range(pairs):
+            for name in ("one", "workers") if pair % 2 == 0 else ("workers", "one"):
+                rate = uvloop.run(measure(servers[name][1], 100, seconds, warmup))
+                (one if name == "one" else two).append(rate)
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait()
+        broker.terminate()
+        broker.wait()
+    return one, two
+
+
 def main() -> None:
     """Print round trips/s for both servers and the median ratio, with its spread, against the targets."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -89,6 +135,16 @@ def main() -> None:
             f"{connections:>11} {statistics.median(echo):>12.0f} {statistics.median(ours):>17.0f} "
             f"{ratio:>7.2f} {spread:>13} {target:>7.2f} {verdict}"
         )
+    if shutil.which("redis-server") is None:
+        print("redis-server is not installed: --workers 2 was not measured")
+        return
+    one, two = run_workers(args.seconds, args.warmup, args.pairs)
+    ratios = sorted(mine / theirs for mine, theirs in zip(two, one, strict=True))
+    print(
+        f"100 connections: one process {statistics.median(one):.0f} rt/s, --workers 2 on Redis "
+        f"{statistics.median(two):.0f} rt/s, ratio {statistics.median(ratios):.2f} "
+        f"(spread {ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
 
 
 if __name__ == "__main__":
