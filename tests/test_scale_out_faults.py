@@ -4,6 +4,7 @@ coming back, a process killed mid-task, a slow subscriber on the other process, 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from canvas_live.server.cli import main
+from canvas_live.services.cluster import Cluster
+from canvas_live.services.hub import Hub, RedisBroker
 from tests.support.client import RpcError, open_client
 from tests.support.process import free_port, server_process, start_server
 from tests.support.redis import RedisServer
@@ -69,6 +72,9 @@ async def test_redis_away_gives_clear_errors_and_delivery_resumes_when_it_is_bac
                     break
                 await asyncio.sleep(0.2)
             assert (await http.get("/api/v1/health")).json()["redis"]["reachable"] is True
+            scraped = (await http.get("/metrics")).text
+            assert "canvas_live_hub_publish_buffered 0.0" in scraped
+            assert "canvas_live_hub_publish_dropped_total 0.0" in scraped
         probe = redis_server.client()
         assert probe.keys("*lock*") == []  # every canvas lock was given back, none left to expire
 
@@ -227,3 +233,33 @@ async def test_a_killed_process_leaks_no_agent_slot(redis_server: RedisServer, t
         async with open_client(None, url=f"ws://127.0.0.1:{port}/ws") as survivor:
             result = await survivor.call("agent.call", {"agent": "oral", "input": ORAL["input"]}, timeout=30)
             assert result["ok"] is True  # the dead process's leases ran out
+
+
+async def test_publishes_wait_in_a_bounded_buffer_while_redis_is_away(redis_server: RedisServer) -> None:
+    cluster = Cluster(redis_server.url, "buffering")
+    await cluster.start()
+    broker = RedisBroker(cluster, buffer_size=5)
+    hub = Hub(broker)
+    await hub.start()
+    try:
+        hub.publish("tasks", "task.progress", {"n": 0})
+        for _ in range(500):
+            if broker.stats()["published"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        redis_server.stop()
+        for index in range(1, 9):
+            hub.publish("tasks", "task.progress", {"n": index})  # never blocks, never raises
+        assert broker.stats()["publish_dropped"] == 3  # the three oldest of eight went
+        redis_server.start()
+        for _ in range(200):
+            if broker.stats()["publish_buffered"] == 0 and broker.stats()["published"] == 6:
+                break
+            await asyncio.sleep(0.05)
+        history = await broker.history("tasks", 0, partial=True)
+        assert history is not None
+        assert [json.loads(frame)["params"]["n"] for _, frame in history] == [4, 5, 6, 7, 8]
+        assert [seq for seq, _ in history] == [2, 3, 4, 5, 6]  # above the seq seen before Redis lost it
+    finally:
+        await hub.close()
+        await cluster.close()

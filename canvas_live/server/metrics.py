@@ -103,6 +103,14 @@ class _Live(Collector):
         )  # fmt: skip
         yield _gauge("canvas_live_topics", "Hub topics held.", stats["topics"])
         yield _gauge("canvas_live_subscriptions", "Subscriptions held by all connections.", stats["subscriptions"])
+        if "publish_buffered" in stats:  # the Redis broker
+            yield _gauge(
+                "canvas_live_hub_publish_buffered", "Events waiting to reach Redis.", stats["publish_buffered"]
+            )
+            yield _counter(
+                "canvas_live_hub_publish_dropped", "Events dropped while Redis was unreachable (buffer full).",
+                stats["publish_dropped"],
+            )  # fmt: skip
         agents = runtime.agents.stats()
         yield _gauge("canvas_live_agent_calls_in_flight", "Agent call attempts running now.", agents.in_flight)
         yield _gauge("canvas_live_agent_calls_queued", "Agent calls waiting for a slot.", agents.queued)
