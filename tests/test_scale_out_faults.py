@@ -263,3 +263,23 @@ async def test_publishes_wait_in_a_bounded_buffer_while_redis_is_away(redis_serv
     finally:
         await hub.close()
         await cluster.close()
+
+
+async def test_a_process_that_restarts_settles_its_own_tasks_at_once(redis_server: RedisServer, tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    port = free_port()
+    flags = ("--redis", redis_server.url, "--instance", "steady")
+    process = start_server(vault, port, *flags, "--offline-latency", "30")
+    try:
+        async with open_client(None, url=f"ws://127.0.0.1:{port}/ws") as client:
+            task_id = (await client.call("agent.batch", {"calls": [ORAL] * 2}))["task_id"]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        process = start_server(vault, port, *flags)  # at once: its heartbeat has not even expired
+        async with open_client(None, url=f"ws://127.0.0.1:{port}/ws") as client:
+            record = await client.call("task.get", {"id": task_id})
+            assert record["status"] == "failed" and record["error"]["error"] == "INTERRUPTED"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
