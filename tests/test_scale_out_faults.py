@@ -280,6 +280,10 @@ async def test_a_process_that_restarts_settles_its_own_tasks_at_once(redis_serve
         async with open_client(None, url=f"ws://127.0.0.1:{port}/ws") as client:
             record = await client.call("task.get", {"id": task_id})
             assert record["status"] == "failed" and record["error"]["error"] == "INTERRUPTED"
+            # Its events go out again: a new start counts its publishes anew, and Redis knows it.
+            await client.call("subscribe", {"topics": ["tasks"]})
+            again = (await client.call("agent.batch", {"calls": [ORAL]}))["task_id"]
+            assert (await client.event("task.created"))["task_id"] == again
     finally:
         process.kill()
         process.wait(timeout=10)

@@ -391,7 +391,7 @@ class CanvasService:
         recent = self._recent.setdefault(name, [])
         recent.append(_ServerEdit(draft.base, draft.ops, time.monotonic() if at is None else at))
         del recent[:-REBASE_ATTEMPTS]
-        await self.sharing.claim(name, state.version, "server")
+        await self._claim_own(name, _mark(state))
         fields = {"name": name, "version": state.version, "source": "server", "ops": draft.ops}
         self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
         return state.version
@@ -402,7 +402,7 @@ class CanvasService:
         self._keep(name, _Cached(state, document, None))
         self._versions[name] = state.version
         self._present.add(name)
-        await self.sharing.claim(name, f"created:{state.version}", "server")
+        await self._claim_own(name, "created")
         self.hub.publish("canvases", "canvas.created", {"name": name, "version": state.version, "source": "server"})
         return state.version
 
@@ -462,7 +462,7 @@ class CanvasService:
         empty canvas and editing that would write over the learner's canvas.
         """
         entry = await self._settled(name, path)
-        if await self._seen(name, entry.state.version) and entry.document is not None:
+        if await self._seen(name, entry.state) and entry.document is not None:
             entry = await self._reapply(name, path, entry)
         if entry.document is None:
             assert entry.problem is not None
@@ -538,15 +538,21 @@ class CanvasService:
             self._cached_bytes -= old.state.identity.size
         self._versions.pop(name, None)
 
-    async def _seen(self, name: str, version: str) -> bool:
+    async def _seen(self, name: str, state: FileState) -> bool:
         """Record the version on disk; when it is news and no server wrote it, announce it (once, of all
-        processes on the vault) as an external edit, and say so."""
+        processes on the vault) as an external edit, and say so.
+
+        The version is recorded only once the claim is made: should Redis be away, the change is
+        still news at the next look (and announced then, its edits re-applied if need be).
+        """
+        version = state.version
         previous = self._versions.get(name)
-        self._versions[name] = version
         self._present.add(name)
         if previous is None or previous == version:
+            self._versions[name] = version
             return False
-        first = await self.sharing.claim(name, version, "external")
+        first = await self.sharing.claim(name, _mark(state), "external")
+        self._versions[name] = version
         if first == "server":
             return False  # another process of this server wrote it
         if first is None:
@@ -554,12 +560,22 @@ class CanvasService:
             self.hub.publish(f"canvas:{name}", "canvas.changed", fields)
         return True
 
-    async def _announces_creation(self, name: str, version: str) -> bool:
+    async def _claim_own(self, name: str, mark: str) -> None:
+        """Claim a version this process wrote, so no other process announces it as an editor's save.
+
+        Best effort: the write has landed and is announced anyway; should Redis be away, another
+        process's watcher may announce it a second time, as `external`, which loses nothing.
+        """
+        try:
+            await self.sharing.claim(name, mark, "server")
+        except RpcError as exc:
+            log.warning("the write of canvas %r could not be claimed: %s", name, exc.message)
+
+    async def _announces_creation(self, name: str) -> bool:
         """Whether this process is the one to announce a canvas that appeared: not one a server process
-        made (it may be at a later version by the time the watcher looks), and first of all processes."""
-        if await self.sharing.claim(name, version, "external") == "server":
-            return False
-        return await self.sharing.claim(name, f"created:{version}", "external") is None
+        made (it may be at a later version by the time the watcher looks), and first of all processes.
+        The claim is the canvas's, whatever its version, until a deletion releases it."""
+        return await self.sharing.claim(name, "created", "external") is None
 
     async def _check_external(self, name: str, added: bool) -> None:
         """Publish what happened to a canvas the watcher saw change, unless it was the server's own write."""
@@ -576,18 +592,26 @@ class CanvasService:
                     self._forget(name)
                     if await self.sharing.claim(name, f"deleted:{previous}", "external") is None:
                         self.hub.publish("canvases", "canvas.deleted", {"name": name, "source": "external"})
+                        await self.sharing.release(name, "created")  # a canvas made again is news again
                 return
             if name not in self._present and added:
                 self._present.add(name)
                 self._versions[name] = entry.state.version
-                if await self._announces_creation(name, entry.state.version):
+                if await self._announces_creation(name):
                     fields = {"name": name, "version": entry.state.version, "source": "external"}
                     self.hub.publish("canvases", "canvas.created", fields)
                 return
             if self._versions.get(name) is None:
                 self._versions[name] = ""  # never seen before: whatever is on disk now is news
-            if await self._seen(name, entry.state.version) and entry.document is not None:
+            if await self._seen(name, entry.state) and entry.document is not None:
                 await self._reapply(name, path, entry)
+
+
+def _mark(state: FileState) -> str:
+    """What a claim names: the version and the file that holds it (an editor writing back the bytes of
+    an earlier version makes another file, which is news though its version is not)."""
+    identity = state.identity
+    return f"{state.version}@{identity.inode}:{identity.mtime_ns}:{identity.size}"
 
 
 def _lost_to_save(name: str, exc: RpcError) -> RpcError:

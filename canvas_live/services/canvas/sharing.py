@@ -22,10 +22,14 @@ class Sharing(Protocol):
     async def claim(self, name: str, version: str, source: str) -> str | None:
         """Claim the announcement of `version` as `source` (`server` or `external`).
 
-        `version` is a canvas version, or one prefixed by what is announced (`created:`, `deleted:`).
+        `version` names what is announced: a version of the canvas in its file, `deleted:…`, or
+        `created` (the canvas itself, whatever its version).
 
         None when this process is the first, else the source of whoever claimed it.
         """
+
+    async def release(self, name: str, version: str) -> None:
+        """Forget a claim, so that the same announcement can be made again (a canvas created anew)."""
 
 
 class Alone:
@@ -38,3 +42,6 @@ class Alone:
     async def claim(self, name: str, version: str, source: str) -> str | None:
         """Every change is this process's to announce."""
         return None
+
+    async def release(self, name: str, version: str) -> None:
+        """Nothing was held."""

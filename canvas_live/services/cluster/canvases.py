@@ -48,6 +48,11 @@ class ClusterCanvases:
             except (LockError, RpcError):
                 pass  # it expires by itself
 
+    async def release(self, name: str, version: str) -> None:
+        """DEL of the claim's key."""
+        with self.cluster.needed(f"canvas {name!r} could not be announced"):
+            await self.cluster.client.delete(f"cl:{{canvas:{name}}}:v:{version}".encode())
+
     async def claim(self, name: str, version: str, source: str) -> str | None:
         """SET NX of the version's key: None for the first claimer, else the first claimer's source."""
         key = f"cl:{{canvas:{name}}}:v:{version}".encode()

@@ -18,7 +18,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -49,13 +49,16 @@ class ClusterError(Exception):
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
+    """The URL without its password (in the user part or as `?password=`), for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    if parts.query:
+        query = [(key, "***" if key.lower() == "password" else value) for key, value in parse_qsl(parts.query)]
+        parts = parts._replace(query=urlencode(query, safe="*"))
+    return urlunsplit(parts)
 
 
 def text(raw: bytes | str) -> str:
@@ -85,6 +88,11 @@ class Cluster:
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        # The pub/sub connection must see every loss (the hub catches up from the history after
+        # one), so its client does not retry behind the hub's back.
+        self.subscriber: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2.0, socket_timeout=None, retry=Retry(ExponentialBackoff(), 0)
+        )
         self.reachable = False
         self._beat: asyncio.Task[None] | None = None
         self._mark = f"{socket.gethostname()} {os.getpid()}".encode()
@@ -99,16 +107,20 @@ class Cluster:
         try:
             await self.client.ping()
             await self._beat_once()
-            await self.client.sadd(INSTANCES, self.instance)
         except RedisError as exc:
             await self.client.aclose()
+            await self.subscriber.aclose()
             raise ClusterError(f"cannot use Redis at {self.where}: {exc}") from None
         self.reachable = True
         self._beat = asyncio.create_task(self._beat_forever(), name="cluster heartbeat")
         log.info("instance %s joined Redis at %s", self.instance, self.where)
 
     async def _beat_once(self) -> None:
-        await self.client.set(alive_key(self.instance), self._mark, px=int(HEARTBEAT_TTL * 1000))
+        """Say this process is alive, and that it is one whose tasks a survivor must settle should it die."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(alive_key(self.instance), self._mark, px=int(HEARTBEAT_TTL * 1000))
+        pipe.sadd(INSTANCES, self.instance)  # again on every beat: Redis may have lost it, or a survivor dropped it
+        await pipe.execute()
 
     async def _beat_forever(self) -> None:
         while True:
@@ -153,3 +165,4 @@ class Cluster:
         with contextlib.suppress(RedisError):
             await self.client.delete(alive_key(self.instance))
         await self.client.aclose()
+        await self.subscriber.aclose()

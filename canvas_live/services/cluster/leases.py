@@ -102,6 +102,8 @@ class ClusterSlots:
                 await self._renew(keys=(LEASES,), args=(int(LEASE_TTL * 1000), *self._held))
             except LOST as exc:
                 log.debug("renewing agent leases failed: %s", exc)
+            except Exception:
+                log.exception("renewing agent leases failed")
 
     async def in_flight(self) -> int:
         """Live leases of every process."""

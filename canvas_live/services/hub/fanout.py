@@ -39,13 +39,19 @@ class SubscribeResult(msgspec.Struct):
 
 
 class _Local:
-    """One topic as this process holds it: who listens, who waits for a replay, and the last seq delivered."""
+    """One topic as this process holds it: who listens, who waits for a replay, and the last seq delivered.
 
-    __slots__ = ("last", "subscribers", "waiting")
+    A subscriber replayed up to a seq this process has not delivered yet (the history in Redis ran
+    ahead of the events still on their way here) waits, with that seq as its `target`, until the
+    live events reach it, so that it is given none of them twice.
+    """
+
+    __slots__ = ("last", "subscribers", "targets", "waiting")
 
     def __init__(self) -> None:
         self.subscribers: dict[Subscriber, None] = {}
         self.waiting: dict[Subscriber, list[tuple[int, str]]] = {}
+        self.targets: dict[Subscriber, int] = {}
         self.last = 0
 
 
@@ -82,6 +88,11 @@ class Hub:
             subscriber.deliver(frame)
         for held in local.waiting.values():
             held.append((seq, frame))
+        if local.targets:
+            for subscriber, target in list(local.targets.items()):
+                if seq >= target:
+                    del local.targets[subscriber]
+                    self._go_live(subscriber, local, target, [])
 
     async def catch_up(self) -> None:
         """Deliver, from the broker's history, what each held topic missed since its last delivered seq.
@@ -92,11 +103,14 @@ class Hub:
         Under a new epoch (the broker lost its data) seqs count again from where the broker puts
         them: the last seq delivered is forgotten, and what the new history holds is delivered.
         """
-        if self.broker.epoch != self._epoch:
+        renewed = self.broker.epoch != self._epoch
+        if renewed:
             self._epoch = self.broker.epoch
             for local in self._topics.values():
                 local.last = 0
         for topic, local in list(self._topics.items()):
+            if local.last == 0 and not renewed:
+                continue  # nothing delivered here yet: no live subscriber has a gap to fill
             missed = await self.broker.history(topic, local.last, partial=True)
             for seq, frame in missed or ():
                 self._deliver(topic, seq, frame)
@@ -116,7 +130,6 @@ class Hub:
         topics = list(dict.fromkeys(topics))
         mine = self._subscriptions.setdefault(subscriber, set())
         held = [name for name in topics if name not in mine]
-        unheard = [name for name in held if name not in self._topics]
         for name in held:
             local = self._topics.get(name)
             if local is None:
@@ -124,7 +137,7 @@ class Hub:
             local.waiting[subscriber] = []
             mine.add(name)
         try:
-            await self.broker.listen(unheard)
+            await self.broker.listen(held)  # also waits for a listen another subscriber began
             same_epoch = epoch == self.broker.epoch
             recovered: dict[str, bool] = {}
             replayed = 0
@@ -136,7 +149,12 @@ class Hub:
                     continue
                 after = since[name] if since is not None and asked and same_epoch else None
                 missed = await self.broker.history(name, after) if after is not None else None
-                self._go_live(subscriber, self._topics[name], after or 0, missed)
+                local = self._topics.get(name)
+                if local is None or self._subscriptions.get(subscriber) is not mine or name not in mine:
+                    if local is not None:
+                        local.waiting.pop(subscriber, None)
+                    continue  # unsubscribed (or gone) while the history was read
+                self._go_live(subscriber, local, after or 0, missed)
                 if asked:
                     recovered[name] = missed is not None
                     replayed += len(missed or ())
@@ -151,11 +169,16 @@ class Hub:
 
     @staticmethod
     def _go_live(subscriber: Subscriber, local: _Local, after: int, missed: list[tuple[int, str]] | None) -> None:
-        """Hand `subscriber` what it missed, then what arrived while the history was read, then make it live."""
+        """Hand `subscriber` what it missed, then what arrived while the history was read, then make it live
+        (or, when the history ran ahead of this process's deliveries, keep it waiting for them)."""
         last = after
         for seq, frame in missed or ():
             subscriber.deliver(frame)
             last = seq
+        if missed is not None and last > local.last:
+            local.targets[subscriber] = last
+            local.waiting[subscriber] = []
+            return
         for seq, frame in local.waiting.pop(subscriber, ()):
             if missed is None or seq > last:
                 subscriber.deliver(frame)
@@ -184,6 +207,8 @@ class Hub:
             if local is None:
                 continue
             local.subscribers.pop(subscriber, None)
+            local.waiting.pop(subscriber, None)
+            local.targets.pop(subscriber, None)
             if not local.subscribers and not local.waiting:
                 del self._topics[name]
                 idle.append(name)

@@ -31,6 +31,7 @@ from typing import Any
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from canvas_live.protocol.errors import RpcError
 from canvas_live.protocol.events import encode_event_around_seq
 from canvas_live.services.cluster import Cluster
 from canvas_live.services.cluster.connection import LOST, text
@@ -90,6 +91,8 @@ class RedisBroker:
         self._queue: deque[tuple[str, str, str, int]] = deque()
         self._sending: list[tuple[str, str, str, int]] = []
         self._counter = 0
+        self._publisher = f"{cluster.instance}#{secrets.token_hex(4)}"
+        """Whose publish counter this is: the instance and this start of it (a restart counts from 0 again)."""
         self._floors: OrderedDict[str, int] = OrderedDict()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -97,7 +100,7 @@ class RedisBroker:
         self._deliver: Deliver | None = None
         self._held: Held | None = None
         self._resync: Resync | None = None
-        self._pubsub: PubSub = cluster.client.pubsub()
+        self._pubsub: PubSub = cluster.subscriber.pubsub()
         self._listened: set[str] = set()
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
         self._commands = asyncio.Lock()
@@ -164,7 +167,7 @@ class RedisBroker:
                 self.cluster.reachable = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-                with contextlib.suppress(*LOST):
+                with contextlib.suppress(*LOST, RedisError):
                     await self._check_epoch()
                 continue
             except RedisError:
@@ -185,33 +188,51 @@ class RedisBroker:
 
     async def _send(self, batch: list[tuple[str, str, str, int]]) -> list[int]:
         pipe = self.cluster.client.pipeline(transaction=False)
-        instance = self.cluster.instance
         for topic, head, tail, counter in batch:
             floor = self._floors.get(topic, 0)
-            args = (head, tail, floor, self.history_size, self.topic_ttl, instance, counter)
+            args = (head, tail, floor, self.history_size, self.topic_ttl, self._publisher, counter)
             await self._script(keys=_keys(topic), args=args, client=pipe)
         return [int(seq) for seq in await pipe.execute()]
 
     # -- receiving --------------------------------------------------------------------------------
 
     async def listen(self, topics: Iterable[str]) -> None:
-        """Subscribe this process to the topics' channels, and wait until Redis confirmed it."""
-        new = [topic for topic in topics if topic not in self._listened]
-        if not new:
-            return
-        channels = [_keys(topic)[3].encode() for topic in new]
+        """Subscribe this process to the topics' channels, and wait until Redis confirmed each of them.
+
+        A topic whose subscription another caller began is waited for too: nobody goes live on a
+        channel Redis has not confirmed yet.
+        """
+        topics = list(topics)
+        channels = {topic: _keys(topic)[3].encode() for topic in topics}
+        new = [topic for topic in topics if channels[topic] not in self._confirmations]
         loop = asyncio.get_running_loop()
-        waiting = [self._confirmations.setdefault(channel, loop.create_future()) for channel in channels]
         with self.cluster.needed("the subscription could not be made"):
-            async with self._commands:
-                await self._pubsub.ssubscribe(*channels)
-            self._listened.update(new)
-            self._subscribed.set()
+            if new:
+                for topic in new:
+                    self._confirmations[channels[topic]] = loop.create_future()
+                self._listened.update(new)  # before sending: a reconnect meanwhile subscribes them too
+                try:
+                    async with self._commands:
+                        await self._pubsub.ssubscribe(*(channels[topic] for topic in new))
+                except BaseException as exc:
+                    self._forget(new, exc)
+                    raise
+                self._subscribed.set()
+            waiting = [self._confirmations[channels[topic]] for topic in topics]
             try:
                 async with asyncio.timeout(5.0):
                     await asyncio.gather(*(asyncio.shield(future) for future in waiting))
             except TimeoutError:
                 raise TimeoutError("Redis did not confirm the subscription") from None
+
+    def _forget(self, topics: list[str], exc: BaseException | None = None) -> None:
+        """Stop counting on subscriptions that failed (their waiters get `exc`) or were dropped."""
+        self._listened.difference_update(topics)
+        for topic in topics:
+            future = self._confirmations.pop(_keys(topic)[3].encode(), None)
+            if future is not None and not future.done():
+                future.set_exception(exc if isinstance(exc, Exception) else ConnectionError("unsubscribed"))
+                future.exception()  # retrieved: nobody else may be waiting for it
 
     def unlisten(self, topics: Iterable[str]) -> None:
         """Topics no local client holds: the sweeper unsubscribes them unless a client came back."""
@@ -226,7 +247,7 @@ class RedisBroker:
                 async with self._commands:
                     idle = [topic for topic in idle if self._held is not None and not self._held(topic)]
                     await self._pubsub.sunsubscribe(*(_keys(topic)[3].encode() for topic in idle))
-                    self._listened.difference_update(idle)
+                    self._forget(idle)
 
     async def _receive_forever(self) -> None:
         delay = 0.1
@@ -235,7 +256,10 @@ class RedisBroker:
             if lost:  # try again, with back-off, until the subscription is whole again
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-                lost = not await self._reconnect()
+                try:
+                    lost = not await self._reconnect()
+                except Exception:
+                    log.exception("reconnecting the Redis subscription failed")
                 continue
             if self._pubsub.connection is None:  # nothing subscribed yet
                 self._subscribed.clear()
@@ -245,6 +269,10 @@ class RedisBroker:
             except LOST as exc:
                 log.warning("the Redis subscription was lost (%s); reconnecting", exc)
                 self.cluster.reachable = False
+                lost = True
+                continue
+            except Exception:
+                log.exception("reading the Redis subscription failed; reconnecting")
                 lost = True
                 continue
             delay = 0.1
@@ -258,7 +286,7 @@ class RedisBroker:
             if self._deliver is not None:
                 self._deliver(channel[4:-1].decode(), int(seq), frame.decode())
         elif kind == "ssubscribe":
-            future = self._confirmations.pop(channel, None)
+            future = self._confirmations.get(channel)
             if future is not None and not future.done():
                 future.set_result(None)
 
@@ -266,7 +294,7 @@ class RedisBroker:
         """A new pub/sub connection on the same channels; then the epoch, then the missed events. True if done."""
         with contextlib.suppress(*LOST, RedisError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-        self._pubsub = self.cluster.client.pubsub()
+        self._pubsub = self.cluster.subscriber.pubsub()
         early: list[dict[str, Any]] = []  # events that beat the confirmations: delivered after the catch-up
         try:
             await self._check_epoch()
@@ -285,7 +313,7 @@ class RedisBroker:
                 await self._resync()
             for message in early:
                 self._receive(message)
-        except LOST as exc:
+        except (*LOST, RpcError) as exc:
             log.debug("reconnecting to Redis failed: %s", exc)
             return False
         self.cluster.reachable = True

@@ -272,8 +272,12 @@ class BackgroundTaskManager:
                 await asyncio.sleep(1.0)
                 continue
             if task_id is not None and task_id in self._active:
-                with contextlib.suppress(RpcError):
+                try:
                     await self.cancel(task_id)
+                except RpcError:
+                    pass  # it finished meanwhile: the asker reads that from the record
+                except Exception:
+                    log.exception("cancelling task %s for another process failed", task_id)
 
     async def prune(self) -> int:
         """Apply the retention policy (age, then count) to finished tasks."""
