@@ -12,6 +12,7 @@ from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
 from canvas_live.server.gate import guarded_protocol
 from canvas_live.server.logs import configure_logging
+from canvas_live.server.mcp import run_stdio
 from canvas_live.server.security import mask_tokens_in_logs
 from canvas_live.server.settings import SettingError, Settings, add_arguments, describe, load_settings
 
@@ -51,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server")
     add_arguments(serve)
+    stdio = commands.add_parser(
+        "mcp", help="serve MCP on stdin/stdout, for a desktop app that starts its MCP servers itself"
+    )
+    add_arguments(stdio)
     config = commands.add_parser("config", help="print the settings `serve` would use with these options")
     add_arguments(config)
     args = parser.parse_args(argv)
@@ -63,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(settings.log_level, settings.log_format)
     settings.vault.mkdir(parents=True, exist_ok=True)
+    if args.command == "mcp":
+        return run_stdio(settings)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
         f"{NAME} {__version__}: vault {settings.vault.resolve()}, agents {settings.agent_backend}\n"
