@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,8 +47,12 @@ async def mcp_over_http(
 @asynccontextmanager
 async def mcp_over_stdio(vault: Path, *flags: str, errlog: TextIO) -> AsyncIterator[ClientSession]:
     """`python -m canvas_live mcp --vault VAULT FLAGS…` started by the SDK's stdio client; its stderr to `errlog`."""
+    # The whole environment, as every server the suite starts gets it (the SDK passes only a few variables).
     server = StdioServerParameters(
-        command=sys.executable, args=["-m", "canvas_live", "mcp", "--vault", str(vault), *flags], cwd=ROOT
+        command=sys.executable,
+        args=["-m", "canvas_live", "mcp", "--vault", str(vault), *flags],
+        cwd=ROOT,
+        env=dict(os.environ),
     )
     async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
