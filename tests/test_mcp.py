@@ -7,15 +7,19 @@ input; the HTTP endpoint refuses a missing token and a foreign browser Origin li
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import msgspec
 import pytest
+from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
 
 from canvas_live.server.methods.canvas import ReadParams
@@ -49,8 +53,9 @@ def learning_vault(vault: Path) -> Path:
 def serve(learning_vault: Path, make_server: Callable[..., LiveServer]) -> Callable[..., LiveServer]:
     """A token-guarded server on the learning vault; agent calls one at a time, each taking `latency` seconds."""
 
-    def start(latency: float = 0.05) -> LiveServer:
-        return make_server(palette="cls", token=TOKEN, offline_latency=latency, max_concurrent_agents=1)
+    def start(latency: float = 0.05, **overrides: Any) -> LiveServer:
+        settings = {"palette": "cls", "token": TOKEN, "offline_latency": latency, "max_concurrent_agents": 1}
+        return make_server(**settings, **overrides)
 
     return start
 
@@ -137,6 +142,32 @@ async def test_cancelling_the_call_cancels_the_task(
         task = structured(await session.call_tool("wait_task", {"id": progress.task_id, "timeout": 10}))
         assert task["status"] == "cancelled"
     assert [path.name for path in learning_vault.glob("*.canvas")] == [f"{SOURCE}.canvas"]  # no review written
+
+
+@pytest.mark.parametrize(("latency", "status"), [(0.3, "completed"), (5.0, "failed")])
+async def test_a_server_shutting_down_gives_the_followed_task_its_grace(
+    serve: Callable[..., LiveServer], restart: Callable[[LiveServer], LiveServer], latency: float, status: str
+) -> None:
+    live = serve(latency, shutdown_grace=1.5)
+    progress = ProgressLog()
+
+    async def review(session: ClientSession) -> None:
+        with contextlib.suppress(MCPError):  # cut off when the task outlives the grace
+            await session.call_tool("generate_review", {"canvas": SOURCE}, progress_callback=progress)
+
+    async with mcp_over_http(live, TOKEN) as session:
+        await session.list_tools()  # so that an answer needs no new listing from a server that is gone
+        async with anyio.create_task_group() as calls:
+            calls.start_soon(review, session)
+            await progress.first.wait()
+            await asyncio.to_thread(live.stop)
+    again = restart(live)
+    async with httpx.AsyncClient(base_url=again.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        asked = {"jsonrpc": "2.0", "id": 1, "method": "task.get", "params": {"id": progress.task_id}}
+        task = (await http.post("/rpc", json=asked)).json()["result"]
+    assert task["status"] == status  # finished within the grace, else interrupted: never cancelled
+    if status == "failed":
+        assert task["error"]["error"] == "INTERRUPTED"
 
 
 async def test_bad_input_is_a_tool_error_with_the_contracts_name(serve: Callable[..., LiveServer]) -> None:
