@@ -27,6 +27,7 @@ from canvas_live.server.http import (
     task_get,
     tasks_list,
 )
+from canvas_live.server.mcp import McpEndpoint, McpRoute
 from canvas_live.server.methods import build_registry
 from canvas_live.server.runtime import Runtime
 from canvas_live.server.security import HostGuard, refusal
@@ -57,18 +58,21 @@ def create_app(settings: Settings) -> Starlette:
         runtime = Runtime(settings, build_registry(settings.max_batch))
         app.state.runtime = runtime
         await runtime.start()
+        app.state.mcp = mcp = McpEndpoint(runtime)
         # Everything built so far lives as long as the process: keep the collector from
         # rescanning it on every collection, which otherwise shows up in the latency tail.
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with mcp.serving_http():
+                yield
         finally:
             await runtime.close()
 
     routes = [
         WebSocketRoute("/ws", websocket_endpoint),
         Route("/rpc", rpc, methods=["POST"]),
+        Route("/mcp", McpRoute()),
         Route("/api/v1/health", health, methods=["GET"]),
         Route("/api/v1/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

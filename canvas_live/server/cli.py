@@ -15,6 +15,7 @@ from canvas_live import NAME, __version__
 from canvas_live.server.app import create_app
 from canvas_live.server.gate import guarded_protocol
 from canvas_live.server.logs import configure_logging
+from canvas_live.server.mcp import run_stdio
 from canvas_live.server.security import mask_tokens_in_logs
 from canvas_live.server.settings import SettingError, Settings, add_arguments, describe, load_settings
 from canvas_live.server.workers import run_workers
@@ -56,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server")
     add_arguments(serve)
+    stdio = commands.add_parser(
+        "mcp", help="serve MCP on stdin/stdout, for a desktop app that starts its MCP servers itself"
+    )
+    add_arguments(stdio)
     config = commands.add_parser("config", help="print the settings `serve` would use with these options")
     add_arguments(config)
     args = parser.parse_args(argv)
@@ -72,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = asyncio.run(redis_problem(settings.cluster_url))
         if problem is not None:
             parser.exit(1, f"{NAME}: {problem}\n")
+    if args.command == "mcp":
+        return run_stdio(settings)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     engine = f", Redis {redact(settings.cluster_url)}" if settings.cluster_url else ""
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""

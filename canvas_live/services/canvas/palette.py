@@ -18,6 +18,15 @@ from canvas_live.protocol.errors import invalid_params
 STATES = ("red", "purple", "green", "yellow", "blue")
 """Learning states: not understood, partly understood, understood, own explanation, AI explanation."""
 
+MEANINGS = {
+    "red": "not understood",
+    "purple": "partly understood",
+    "green": "understood",
+    "yellow": "the learner's own explanation",
+    "blue": "an AI explanation",
+}
+"""What each learning state says about a node, in words a reader of the canvas (or a model) can use."""
+
 _CODE = re.compile(r"^(?:[1-6]|#[0-9a-fA-F]{6})$")
 
 
@@ -46,6 +55,11 @@ class Palette:
             if code == color:
                 return state
         return self.also_read.get(color)
+
+    def legend(self) -> dict[str, dict[str, str]]:
+        """Every code this palette reads as a state, with the state and what it means: `{"1": {state, means}}`."""
+        states = {**self.also_read, **{code: state for state, code in self.codes.items()}}
+        return {code: {"state": state, "means": MEANINGS[state]} for code, state in states.items()}
 
     def codes_for(self, state: str) -> frozenset[str]:
         """Every code that reads as `state`."""
