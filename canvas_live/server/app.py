@@ -67,7 +67,7 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.close()
 
     routes = [
-        WebSocketRoute("/ws", websocket_endpoint),
+        WebSocketRoute("/ws", websocket_endpoint, name="ws"),
         Route("/rpc", rpc, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
         Route("/api/v1/ready", ready, methods=["GET"]),

@@ -79,7 +79,7 @@ async def rpc(request: Request) -> Response:
     body = await read_body(request, runtime.settings.max_message_size)
     if isinstance(body, Response):
         return body
-    answer = await runtime.registry.handle_frame(body, Context(runtime), websocket=False)
+    answer = await runtime.registry.handle_frame(body, Context(runtime, request), websocket=False)
     if answer is None:
         return Response(status_code=204)
     return Response(answer, media_type=JSON)

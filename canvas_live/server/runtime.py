@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import HTTPConnection
+
 from canvas_live import NAME, __version__
 from canvas_live.protocol.errors import ErrorInfo
 from canvas_live.protocol.registry import Registry
@@ -48,6 +50,7 @@ class Runtime:
     """Agent calls in each connection's unfinished `agent.batch` tasks (for its queue cap)."""
     slow_consumers_dropped: int = 0
     openrpc: dict[str, Any] | None = None
+    """`rpc.discover`'s document, built on first use (without `servers`, which name the asker's host)."""
     _watchers: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -137,5 +140,7 @@ class Context:
     """What a method handler is given beside its params."""
 
     runtime: Runtime
+    http: HTTPConnection
+    """The HTTP request or WebSocket handshake the request came with (its URL names this server)."""
     connection: Subscriber | None = None
     """The WebSocket the request came on; None over HTTP."""
