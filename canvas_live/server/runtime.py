@@ -51,6 +51,8 @@ class Runtime:
     slow_consumers_dropped: int = 0
     openrpc: dict[str, Any] | None = None
     """`rpc.discover`'s document, built on first use (without `servers`, which name the asker's host)."""
+    openapi: dict[str, Any] | None = None
+    """`GET /api/v1/openapi.json`'s document, likewise."""
     _watchers: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
