@@ -35,6 +35,32 @@ class ErrorCode(IntEnum):
     STORAGE = -32011
     BUSY = -32012
 
+    @property
+    def meaning(self) -> str:
+        """What the code says, in one sentence (the `message` of its OpenRPC error object)."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ErrorCode.PARSE_ERROR: "The frame or body is not valid JSON.",
+    ErrorCode.INVALID_REQUEST: "Not a request object, an empty or oversized batch, or JSON nested too deeply.",
+    ErrorCode.METHOD_NOT_FOUND: "No method of that name (`data.method`).",
+    ErrorCode.INVALID_PARAMS: "The params do not fit the method; `data.field` names the member.",
+    ErrorCode.INTERNAL_ERROR: "A bug: logged on the server, never detailed on the wire.",
+    ErrorCode.NOT_FOUND: "No canvas, node, edge, task, agent or folder of that name or id (`data.kind`, `data.id`).",
+    ErrorCode.CONFLICT: "A stale `if_version` (`data.version`), a name or id taken, or the cancel of a finished task.",
+    ErrorCode.INVALID_CANVAS: "The file is not valid JSON Canvas, or a node of an unknown type was to be edited.",
+    ErrorCode.FORBIDDEN_PATH: "A name that leaves the vault or is not a `.canvas` file.",
+    ErrorCode.AGENT_FAILED: "The agent call failed after its retries (`data.category`, `data.attempts`).",
+    ErrorCode.CIRCUIT_OPEN: "The agent backend's circuit breaker is open (`data.retry_at`).",
+    ErrorCode.OVERLOADED: "Too many requests in flight on the connection, or agent calls queued (`data.retry_after`).",
+    ErrorCode.TIMEOUT: "The call exceeded its time limit.",
+    ErrorCode.CANCELLED: "The work was cancelled.",
+    ErrorCode.UNAVAILABLE: "A WebSocket-only method over HTTP, a backend not configured, or a server shutting down.",
+    ErrorCode.STORAGE: "The disk refused a write (`data.errno`, `data.reason`); nothing was changed.",
+    ErrorCode.BUSY: "Another program is saving the canvas; nothing was changed, try again (`data.retry_after`).",
+}
+
 
 class ErrorObject(msgspec.Struct, omit_defaults=True):
     """The JSON-RPC `error` member as it goes on the wire."""

@@ -47,6 +47,8 @@ class Method(Generic[Ctx]):
     summary: str
     websocket_only: bool = False
     inline: bool = False
+    errors: tuple[ErrorCode, ...] = ()
+    """The contract errors the method itself can answer (beyond the dispatcher's own, e.g. -32602)."""
 
     def decode_params(self, raw: msgspec.Raw | msgspec.UnsetType) -> Any:
         """Decode raw params by name or by position into the params type, or raise -32602."""
@@ -104,18 +106,20 @@ class Registry(Generic[Ctx]):
         result: Any = Any,
         websocket_only: bool = False,
         inline: bool = False,
+        errors: tuple[ErrorCode, ...] = (),
     ) -> Callable[[Handler[Ctx]], Handler[Ctx]]:
         """Register `handler` under `name`; its docstring's first line becomes the summary.
 
         `inline` declares a handler that never waits on anything (no I/O, no sleep), so a
         transport may run it in place instead of spawning a task: the cheapest possible answer.
+        `errors` declares the contract errors the handler can raise, for the OpenRPC document.
         """
 
         def register(handler: Handler[Ctx]) -> Handler[Ctx]:
             if name in self.methods:
                 raise ValueError(f"method {name!r} registered twice")
             summary = (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else ""
-            self.methods[name] = Method(name, handler, params, result, summary, websocket_only, inline)
+            self.methods[name] = Method(name, handler, params, result, summary, websocket_only, inline, errors)
             return handler
 
         return register

@@ -12,21 +12,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from canvas_live.protocol.errors import RpcError
+from canvas_live.server.api import OPERATIONS
 from canvas_live.server.connection import Connection
 from canvas_live.server.dashboard import dashboard_routes
-from canvas_live.server.http import (
-    health,
-    http_error,
-    internal_error,
-    metrics,
-    ready,
-    review_generate,
-    rpc,
-    rpc_error_response,
-    task_cancel,
-    task_get,
-    tasks_list,
-)
+from canvas_live.server.http import http_error, internal_error, rpc_error_response
 from canvas_live.server.mcp import McpEndpoint, McpRoute
 from canvas_live.server.methods import build_registry
 from canvas_live.server.runtime import Runtime
@@ -70,16 +59,9 @@ def create_app(settings: Settings) -> Starlette:
             await runtime.close()
 
     routes = [
-        WebSocketRoute("/ws", websocket_endpoint),
-        Route("/rpc", rpc, methods=["POST"]),
-        Route("/mcp", McpRoute()),
-        Route("/api/v1/health", health, methods=["GET"]),
-        Route("/api/v1/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/api/v1/tasks", tasks_list, methods=["GET"]),
-        Route("/api/v1/tasks/{task_id}", task_get, methods=["GET"]),
-        Route("/api/v1/tasks/{task_id}/cancel", task_cancel, methods=["POST"]),
-        Route("/api/v1/review/generate", review_generate, methods=["POST"]),
+        WebSocketRoute("/ws", websocket_endpoint, name="ws"),
+        *(operation.route() for operation in OPERATIONS),
+        Route("/mcp", McpRoute()),  # MCP's own protocol, described by MCP, not OpenAPI
         *dashboard_routes(),
     ]
     return Starlette(

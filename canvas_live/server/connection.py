@@ -90,7 +90,7 @@ class Connection:
         self.websocket = websocket
         self.runtime = runtime
         self.state = State.OPEN
-        self.context = Context(runtime, self)
+        self.context = Context(runtime, websocket, self)
         self._queue: deque[str] = deque()
         self._queue_limit = runtime.settings.send_queue
         # Busy: the writer task owns the socket (a send that had to wait, then the queue).

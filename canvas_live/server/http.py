@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from canvas_live import __version__
-from canvas_live.protocol.errors import ErrorCode, RpcError, convert_params, misfit
+from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError, convert_params, misfit
 from canvas_live.protocol.jsonrpc import encode, too_deep
 from canvas_live.server.methods import learn
 from canvas_live.server.methods.tasks import TaskListParams
@@ -28,6 +28,56 @@ from canvas_live.services.workflows import ReviewParams
 JSON = "application/json"
 
 
+class HttpError(msgspec.Struct, omit_defaults=True):
+    """The HTTP API's one error shape: the status, the error's stable name, words for people, details."""
+
+    code: Annotated[int, msgspec.Meta(description="The HTTP status.")]
+    error: Annotated[str, msgspec.Meta(description="The stable UPPER_SNAKE name (`NOT_FOUND`, `UNAUTHORIZED`, …).")]
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class HealthAgents(msgspec.Struct):
+    """The agent calls running, waiting and made, and the backend's circuit state."""
+
+    in_flight: int
+    max_concurrent: int
+    peak_in_flight: int
+    queued: int
+    total: int
+    failed: int
+    circuit: str
+
+
+class HealthRedis(msgspec.Struct):
+    """The shared Redis as this process last saw it (the heartbeat's word, from memory)."""
+
+    url: Annotated[str, msgspec.Meta(description="The Redis URL, its password masked.")]
+    reachable: bool
+
+
+class Health(msgspec.Struct, omit_defaults=True):
+    """`GET /api/v1/health`: `degraded` when a part does not work (`problems` says which and why)."""
+
+    status: Literal["ok", "degraded"]
+    problems: dict[str, ErrorInfo]
+    version: str
+    uptime_s: float
+    connections: int
+    tasks: Annotated[dict[str, int], msgspec.Meta(description="Unfinished tasks: `running` and `pending`.")]
+    agents: HealthAgents
+    instance: Annotated[str, msgspec.Meta(description="This process's name among those sharing one Redis.")]
+    engine: Annotated[str, msgspec.Meta(description="What carries events and tasks: `memory` or `redis`.")]
+    redis: HealthRedis | None = None
+    """With `--redis`: where it is and whether this process reaches it."""
+
+
+class Readiness(msgspec.Struct):
+    """`GET /api/v1/ready` when the server can take work."""
+
+    status: Literal["ready"]
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     """A compact JSON response encoded with msgspec."""
     return Response(encode(body), status_code=status, media_type=JSON)
@@ -35,10 +85,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def http_error(status: int, error: str, message: str, details: dict[str, Any] | None = None) -> Response:
     """The HTTP API's one error shape."""
-    body: dict[str, Any] = {"code": status, "error": error, "message": message}
-    if details:
-        body["details"] = details
-    return json_response(body, status)
+    return json_response(HttpError(status, error, message, details or None), status)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -79,7 +126,7 @@ async def rpc(request: Request) -> Response:
     body = await read_body(request, runtime.settings.max_message_size)
     if isinstance(body, Response):
         return body
-    answer = await runtime.registry.handle_frame(body, Context(runtime), websocket=False)
+    answer = await runtime.registry.handle_frame(body, Context(runtime, request), websocket=False)
     if answer is None:
         return Response(status_code=204)
     return Response(answer, media_type=JSON)
@@ -104,7 +151,7 @@ async def ready(request: Request) -> Response:
         return denied
     problems = runtime.problems() if runtime.ready else {}
     if runtime.ready and not problems:
-        return json_response({"status": "ready"})
+        return json_response(Readiness("ready"))
     reason = "; ".join(info.message for info in problems.values()) if problems else "starting or shutting down"
     return http_error(503, "UNAVAILABLE", f"not ready: {reason}", {"problems": problems} if problems else None)
 
@@ -118,36 +165,30 @@ async def health(request: Request) -> Response:
     agents = runtime.agents.stats()
     problems = runtime.problems()
     return json_response(
-        {
-            "status": "degraded" if problems else "ok",
-            "problems": problems,
-            "version": __version__,
-            "uptime_s": round(runtime.uptime_s, 3),
-            "connections": len(runtime.connections),
-            "instance": runtime.instance,
-            "engine": runtime.hub.engine,
-            **({"redis": _redis_health(runtime)} if runtime.cluster is not None else {}),
-            "tasks": runtime.tasks.counts(),
-            "agents": {
-                "in_flight": agents.in_flight,
-                "max_concurrent": agents.max_concurrent,
-                "peak_in_flight": agents.peak_in_flight,
-                "queued": agents.queued,
-                "total": agents.total,
-                "failed": agents.failed,
-                "circuit": agents.circuit,
-            },
-        }
+        Health(
+            "degraded" if problems else "ok",
+            problems,
+            __version__,
+            round(runtime.uptime_s, 3),
+            len(runtime.connections),
+            runtime.tasks.counts(),
+            HealthAgents(
+                agents.in_flight,
+                agents.max_concurrent,
+                agents.peak_in_flight,
+                agents.queued,
+                agents.total,
+                agents.failed,
+                agents.circuit,
+            ),
+            runtime.instance,
+            runtime.hub.engine,
+            None if runtime.cluster is None else HealthRedis(runtime.cluster.where, runtime.cluster.reachable),
+        )
     )
 
 
-def _redis_health(runtime: Runtime) -> dict[str, Any]:
-    """Where the shared Redis is and whether this process reaches it (from memory: the heartbeat's last word)."""
-    assert runtime.cluster is not None
-    return {"url": runtime.cluster.where, "reachable": runtime.cluster.reachable}
-
-
-_HTTP_STATUS = {
+HTTP_STATUS = {
     ErrorCode.PARSE_ERROR: 400,
     ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.INVALID_PARAMS: 400,
@@ -178,7 +219,7 @@ async def rpc_error_response(request: Request, error: Exception) -> Response:
     Installed as the app's handler for `RpcError`, so routes just raise.
     """
     assert isinstance(error, RpcError)
-    return http_error(_HTTP_STATUS.get(error.code, 500), error.name, error.message, error.data or None)
+    return http_error(HTTP_STATUS.get(error.code, 500), error.name, error.message, error.data or None)
 
 
 S = TypeVar("S", bound=msgspec.Struct)

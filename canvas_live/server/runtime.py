@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.requests import HTTPConnection
+
 from canvas_live import NAME, __version__
 from canvas_live.protocol.errors import ErrorCode, ErrorInfo
 from canvas_live.protocol.registry import Registry
@@ -52,6 +54,9 @@ class Runtime:
     """Agent calls in each connection's unfinished `agent.batch` tasks (for its queue cap)."""
     slow_consumers_dropped: int = 0
     openrpc: dict[str, Any] | None = None
+    """`rpc.discover`'s document, built on first use (without `servers`, which name the asker's host)."""
+    openapi: dict[str, Any] | None = None
+    """`GET /api/v1/openapi.json`'s document, likewise."""
     cluster: Cluster | None = None
     """The shared Redis, when several processes serve as one (docs/scale-out.md)."""
     slots: ClusterSlots | None = None
@@ -164,5 +169,8 @@ class Context:
     """What a method handler is given beside its params."""
 
     runtime: Runtime
+    http: HTTPConnection | None = None
+    """The HTTP request or WebSocket handshake the request came with (its URL names this server); None
+    for a request that came another way (MCP over stdio)."""
     connection: Subscriber | None = None
     """The WebSocket the request came on; None over HTTP."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from canvas_live.server.cli import uvicorn_config
 from canvas_live.server.runtime import Runtime
@@ -61,11 +62,16 @@ class LiveServer:
         self.thread.join(timeout=15)
 
     @property
-    def runtime(self) -> Runtime:
+    def app(self) -> Starlette:
+        """The Starlette app under uvicorn's and the middleware's wrappers."""
         app = self.server.config.loaded_app
         while hasattr(app, "app"):
             app = app.app
-        return app.state.runtime  # type: ignore[no-any-return]
+        return app  # type: ignore[no-any-return]
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app.state.runtime  # type: ignore[no-any-return]
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """Call `fn` on the server's loop (e.g. a hub publish) and return its result."""

@@ -15,6 +15,7 @@ import msgspec
 
 from canvas_live.protocol.errors import ErrorCode, RpcError
 from canvas_live.protocol.registry import Registry
+from canvas_live.server.methods.tasks import SCHEDULE_ERRORS
 from canvas_live.server.runtime import Context
 from canvas_live.services.agents import AgentInfo, AgentResult
 from canvas_live.services.workflows import BatchParams
@@ -23,9 +24,14 @@ from canvas_live.services.workflows import BatchParams
 class CallParams(msgspec.Struct, forbid_unknown_fields=True):
     """`agent.call`: the agent, its input, and optionally a time limit for the whole call (retries included)."""
 
-    agent: str
-    input: dict[str, Any] = {}
-    timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
+    agent: Annotated[str, msgspec.Meta(description="The agent's name, as `agent.list` gives it.")]
+    input: Annotated[
+        dict[str, Any], msgspec.Meta(description="The agent's input; each agent checks its own shape.")
+    ] = {}
+    timeout: Annotated[
+        Annotated[float, msgspec.Meta(gt=0, le=3600)] | None,
+        msgspec.Meta(description="Seconds for the whole call, retries included; the server's default otherwise."),
+    ] = None
 
 
 class BatchScheduled(msgspec.Struct):
@@ -33,6 +39,18 @@ class BatchScheduled(msgspec.Struct):
 
     task_id: str
     status: str = "scheduled"
+
+
+CALL_ERRORS = (
+    ErrorCode.NOT_FOUND,
+    ErrorCode.AGENT_FAILED,
+    ErrorCode.CIRCUIT_OPEN,
+    ErrorCode.TIMEOUT,
+    ErrorCode.UNAVAILABLE,
+)
+"""`agent.call`: an unknown agent, or how the call failed (a backend not configured is UNAVAILABLE)."""
+BATCH_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.OVERLOADED, *SCHEDULE_ERRORS)
+"""`agent.batch`: an unknown agent in a call, the agent call queue full, or the task not recorded."""
 
 
 def overloaded(why: str, limit: int) -> RpcError:
@@ -49,12 +67,12 @@ def register(registry: Registry[Context]) -> None:
         """Every agent this server can call, with its output kind and the backend that runs it."""
         return ctx.runtime.agents.list_agents()
 
-    @registry.method("agent.call", params=CallParams, result=AgentResult)
+    @registry.method("agent.call", params=CallParams, result=AgentResult, errors=CALL_ERRORS)
     async def agent_call(params: CallParams, ctx: Context) -> AgentResult:
         """Call one agent and answer with its result when the call ends."""
         return await ctx.runtime.agents.call_agent(params.agent, params.input, timeout=params.timeout)
 
-    @registry.method("agent.batch", params=BatchParams, result=BatchScheduled)
+    @registry.method("agent.batch", params=BatchParams, result=BatchScheduled, errors=BATCH_ERRORS)
     async def agent_batch(params: BatchParams, ctx: Context) -> BatchScheduled:
         """Run many agent calls as one background task; each result is pushed as `agent.result`."""
         runtime, calls = ctx.runtime, len(params.calls)

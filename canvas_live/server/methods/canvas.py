@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from canvas_live.protocol.errors import ErrorCode
 from canvas_live.protocol.registry import Registry
 from canvas_live.server.runtime import Context
 from canvas_live.services.canvas.edit import Draft
@@ -21,19 +22,31 @@ from canvas_live.services.canvas.service import CanvasEntry
 JsonArray = Annotated[msgspec.Raw, msgspec.Meta(extra_json_schema={"type": "array", "items": {"type": "object"}})]
 """An array of nodes or edges, joined from their encoded lines rather than re-encoded per read."""
 
+CanvasName = Annotated[str, msgspec.Meta(description="The canvas: its path in the vault (`.canvas` may be left off).")]
+IfVersion = Annotated[
+    str | None, msgspec.Meta(description="Apply only if the canvas is still at this version, else CONFLICT.")
+]
+
 
 class ListParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.list`: optionally only the canvases under one folder of the vault."""
 
-    folder: str | None = None
+    folder: Annotated[
+        str | None, msgspec.Meta(description="A folder of the vault, relative to it; all by default.")
+    ] = None
 
 
 class ReadParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.read`: `color` takes learning states (`red`, …) and/or codes (`"4"`, `#ff0000`); `type` a node type."""
 
-    name: str
-    color: str | list[str] | None = None
-    type: str | None = None
+    name: CanvasName
+    color: Annotated[
+        str | list[str] | None,
+        msgspec.Meta(description='Only nodes of these learning states (`red`, …) or colour codes (`"4"`, `#ff0000`).'),
+    ] = None
+    type: Annotated[
+        str | None, msgspec.Meta(description="Only nodes of this type (`text`, `file`, `link`, `group`).")
+    ] = None
 
 
 class CanvasRead(msgspec.Struct, omit_defaults=True):
@@ -49,9 +62,9 @@ class CanvasRead(msgspec.Struct, omit_defaults=True):
 class CreateParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.create`: a new canvas, empty or with nodes and edges."""
 
-    name: str
-    nodes: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
+    name: CanvasName
+    nodes: Annotated[list[dict[str, Any]], msgspec.Meta(description="JSON Canvas nodes to start with.")] = []
+    edges: Annotated[list[dict[str, Any]], msgspec.Meta(description="JSON Canvas edges between those nodes.")] = []
 
 
 class Created(msgspec.Struct):
@@ -64,18 +77,20 @@ class Created(msgspec.Struct):
 class AddNodeParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.addNode`: a node object; `id`, position and size are filled in when absent."""
 
-    name: str
-    node: dict[str, Any]
-    if_version: str | None = None
+    name: CanvasName
+    node: Annotated[
+        dict[str, Any], msgspec.Meta(description="A JSON Canvas node; `id`, position and size are optional.")
+    ]
+    if_version: IfVersion = None
 
 
 class UpdateNodeParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.updateNode`: keys to merge into the node; `null` removes a key; `id` and `type` are fixed."""
 
-    name: str
-    id: str
-    patch: dict[str, Any]
-    if_version: str | None = None
+    name: CanvasName
+    id: Annotated[str, msgspec.Meta(description="The node's id.")]
+    patch: Annotated[dict[str, Any], msgspec.Meta(description="Keys to merge into the node; `null` removes a key.")]
+    if_version: IfVersion = None
 
 
 class NodeResult(msgspec.Struct):
@@ -88,9 +103,9 @@ class NodeResult(msgspec.Struct):
 class DeleteParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.deleteNode` / `canvas.deleteEdge`: the id to remove."""
 
-    name: str
-    id: str
-    if_version: str | None = None
+    name: CanvasName
+    id: Annotated[str, msgspec.Meta(description="The id of the node or edge to delete.")]
+    if_version: IfVersion = None
 
 
 class NodeDeleted(msgspec.Struct):
@@ -103,9 +118,11 @@ class NodeDeleted(msgspec.Struct):
 class AddEdgeParams(msgspec.Struct, forbid_unknown_fields=True):
     """`canvas.addEdge`: an edge between two existing nodes; `id` is generated when absent."""
 
-    name: str
-    edge: dict[str, Any]
-    if_version: str | None = None
+    name: CanvasName
+    edge: Annotated[
+        dict[str, Any], msgspec.Meta(description="A JSON Canvas edge (`fromNode`, `toNode`, …); `id` is optional.")
+    ]
+    if_version: IfVersion = None
 
 
 class EdgeResult(msgspec.Struct):
@@ -119,6 +136,22 @@ class Version(msgspec.Struct):
     """The canvas's new version."""
 
     version: str
+
+
+LIST_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN_PATH)
+"""`canvas.list`: an unknown folder, or one outside the vault."""
+READ_ERRORS = (
+    ErrorCode.NOT_FOUND,
+    ErrorCode.INVALID_CANVAS,
+    ErrorCode.FORBIDDEN_PATH,
+    ErrorCode.STORAGE,
+    ErrorCode.BUSY,
+)
+"""Reading a canvas: missing, not JSON Canvas, a bad name, unreadable, or being saved by another program."""
+CREATE_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.FORBIDDEN_PATH, ErrorCode.STORAGE)
+"""`canvas.create`: an edge to a node it lacks, a name taken, a bad name, a disk that refuses."""
+EDIT_ERRORS = (*READ_ERRORS, ErrorCode.CONFLICT)
+"""An edit reads the canvas first; then a stale `if_version` or an id taken is CONFLICT, a missing node NOT_FOUND."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +196,12 @@ EDITS = (
 def register(registry: Registry[Context]) -> None:
     """Bind the canvas methods."""
 
-    @registry.method("canvas.list", params=ListParams, result=list[CanvasEntry])
+    @registry.method("canvas.list", params=ListParams, result=list[CanvasEntry], errors=LIST_ERRORS)
     async def canvas_list(params: ListParams, ctx: Context) -> list[CanvasEntry]:
         """Every canvas in the vault (or a folder) with node and edge counts; unreadable ones say why."""
         return await ctx.runtime.canvases.list_canvases(params.folder)
 
-    @registry.method("canvas.read", params=ReadParams, result=CanvasRead)
+    @registry.method("canvas.read", params=ReadParams, result=CanvasRead, errors=READ_ERRORS)
     async def canvas_read(params: ReadParams, ctx: Context) -> CanvasRead:
         """A canvas's nodes and edges, optionally only the nodes of some colours or states and of one type."""
         service = ctx.runtime.canvases
@@ -185,11 +218,11 @@ def register(registry: Registry[Context]) -> None:
             document.dangling_edges(),
         )
 
-    @registry.method("canvas.create", params=CreateParams, result=Created)
+    @registry.method("canvas.create", params=CreateParams, result=Created, errors=CREATE_ERRORS)
     async def canvas_create(params: CreateParams, ctx: Context) -> Created:
         """Create a canvas; CONFLICT when the name is taken."""
         name, version = await ctx.runtime.canvases.create(params.name, params.nodes, params.edges)
         return Created(name, version)
 
     for edit in EDITS:
-        registry.method(edit.name, params=edit.params, result=edit.result)(edit.handler())
+        registry.method(edit.name, params=edit.params, result=edit.result, errors=EDIT_ERRORS)(edit.handler())

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from starlette.requests import HTTPConnection
 
 from canvas_live import NAME, __version__
 from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError, invalid_params
 from canvas_live.protocol.openrpc import build_openrpc
 from canvas_live.protocol.registry import Registry
+from canvas_live.server.events import EVENTS
 from canvas_live.server.runtime import Context
 from canvas_live.services.agents import AgentStats
 from canvas_live.services.hub import SubscribeResult, is_valid_topic
@@ -18,15 +20,23 @@ from canvas_live.services.hub import SubscribeResult, is_valid_topic
 class SubscribeParams(msgspec.Struct, forbid_unknown_fields=True):
     """`subscribe` params: topics, and for a resume the last seq seen per topic with its epoch."""
 
-    topics: list[str]
-    since: dict[str, int] | None = None
-    epoch: str | None = None
+    topics: Annotated[
+        list[str],
+        msgspec.Meta(description="Topics to receive: `tasks`, `task:<id>`, `canvases`, `canvas:<name>`, `agents`."),
+    ]
+    since: Annotated[
+        dict[str, int] | None,
+        msgspec.Meta(description="For a resume: the last `seq` seen per topic; what came after is replayed first."),
+    ] = None
+    epoch: Annotated[
+        str | None, msgspec.Meta(description="The `epoch` of the `server.hello` the `since` seqs belong to.")
+    ] = None
 
 
 class UnsubscribeParams(msgspec.Struct, forbid_unknown_fields=True):
     """`unsubscribe` params."""
 
-    topics: list[str]
+    topics: Annotated[list[str], msgspec.Meta(description="Topics to stop receiving.")]
 
 
 class UnsubscribeResult(msgspec.Struct):
@@ -52,6 +62,12 @@ class ServerInfo(msgspec.Struct):
     """This process's name among those sharing one Redis (its host and port when alone)."""
     engine: str = "memory"
     """What carries events and tasks between processes: `memory` (one process) or `redis`."""
+
+
+def websocket_url(http: HTTPConnection) -> str:
+    """This server's WebSocket URL as the asker reached it: its host, `wss` behind `https`."""
+    url = http.url_for("ws")
+    return str(url.replace(scheme="wss" if url.scheme in ("https", "wss") else "ws"))
 
 
 def register(registry: Registry[Context]) -> None:
@@ -92,11 +108,16 @@ def register(registry: Registry[Context]) -> None:
 
     @registry.method("rpc.discover", result=dict[str, Any], inline=True)
     async def discover(params: None, ctx: Context) -> dict[str, Any]:
-        """The OpenRPC document of every method, generated from the registered types."""
+        """The OpenRPC document of every method and event, generated from the registered types."""
         runtime = ctx.runtime
         if runtime.openrpc is None:
-            runtime.openrpc = build_openrpc(runtime.registry, NAME, __version__)
-        return runtime.openrpc
+            # Any method may meet the connection's in-flight limit: a lone inline call never does,
+            # but one inside a batch can.
+            common = (ErrorCode.OVERLOADED,)
+            runtime.openrpc = build_openrpc(runtime.registry, NAME, __version__, events=EVENTS, common_errors=common)
+        if ctx.http is None:
+            return runtime.openrpc
+        return {**runtime.openrpc, "servers": [{"name": NAME, "url": websocket_url(ctx.http)}]}
 
     @registry.method("subscribe", params=SubscribeParams, result=SubscribeResult, websocket_only=True)
     async def subscribe(params: SubscribeParams, ctx: Context) -> SubscribeResult:

@@ -23,15 +23,18 @@ MAX_BATCH_CALLS = 1000
 class BatchCall(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One call of a batch; `key` comes back in its `AgentResult` to match results to calls."""
 
-    agent: str
-    input: dict[str, Any] = {}
-    key: str | None = None
+    agent: Annotated[str, msgspec.Meta(description="The agent's name, as `agent.list` gives it.")]
+    input: Annotated[dict[str, Any], msgspec.Meta(description="The agent's input.")] = {}
+    key: Annotated[str | None, msgspec.Meta(description="Any text, returned in this call's `AgentResult`.")] = None
 
 
 class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
     """`agent.batch`: the calls to run concurrently as one background task."""
 
-    calls: Annotated[list[BatchCall], msgspec.Meta(min_length=1, max_length=MAX_BATCH_CALLS)]
+    calls: Annotated[
+        list[BatchCall],
+        msgspec.Meta(min_length=1, max_length=MAX_BATCH_CALLS, description="The agent calls, run concurrently."),
+    ]
 
 
 def check_calls(agents: AgentService, params: BatchParams) -> None:

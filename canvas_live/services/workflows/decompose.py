@@ -11,7 +11,7 @@ from the source to each question and from each question to its answer: one write
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -59,9 +59,11 @@ class AddedQuestion(msgspec.Struct):
 class DecomposeParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """`learn.decompose`: one node; `depth` defaults to basic for red, deep for purple."""
 
-    canvas: str
-    node_id: str
-    depth: Literal["basic", "deep"] | None = None
+    canvas: Annotated[str, msgspec.Meta(description="The canvas the node is on.")]
+    node_id: Annotated[str, msgspec.Meta(description="The text node to break into guiding questions.")]
+    depth: Annotated[
+        Literal["basic", "deep"] | None, msgspec.Meta(description="By default basic for a red node, deep for purple.")
+    ] = None
 
 
 class DecomposeResult(msgspec.Struct):

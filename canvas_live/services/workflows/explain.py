@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -34,12 +34,15 @@ _UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 TEXT_W, TEXT_H, FILE_W = 480, 360, 400
 
 
+Style = Annotated[str, msgspec.Meta(description=f"One of {', '.join(EXPLANATION_STYLES)}: the agent that writes it.")]
+
+
 class ExplainParams(msgspec.Struct, forbid_unknown_fields=True):
     """`learn.explain`: one node and one of the six explanation styles."""
 
-    canvas: str
-    node_id: str
-    style: str
+    canvas: Annotated[str, msgspec.Meta(description="The canvas the node is on.")]
+    node_id: Annotated[str, msgspec.Meta(description="The text node to explain.")]
+    style: Style
 
 
 class ExplainResult(msgspec.Struct):

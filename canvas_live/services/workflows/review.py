@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
@@ -87,10 +87,14 @@ class ReviewParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """`review.generate`: the source canvas; by default its red and purple text nodes; `name` chooses
     the review canvas's name (by default `<source>-检验白板-<YYYYMMDD>`, then `-2`, `-3`, …)."""
 
-    canvas: str
-    node_ids: list[str] | None = None
-    colors: list[str] | None = None
-    name: str | None = None
+    canvas: Annotated[str, msgspec.Meta(description="The source canvas, as in `canvas.read`.")]
+    node_ids: Annotated[
+        list[str] | None, msgspec.Meta(description="The text nodes to ask about; by default its red and purple ones.")
+    ] = None
+    colors: Annotated[
+        list[str] | None, msgspec.Meta(description="Instead of `node_ids`: the text nodes of these states or colours.")
+    ] = None
+    name: Annotated[str | None, msgspec.Meta(description="The review canvas's name; it must be free.")] = None
 
 
 class FailedNode(msgspec.Struct):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -47,8 +47,11 @@ def state_for(total: int) -> str:
 class ScoreParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """`learn.score`: the explanations to score; by default every yellow node with text."""
 
-    canvas: str
-    node_ids: list[str] | None = None
+    canvas: Annotated[str, msgspec.Meta(description="The canvas the explanations are on.")]
+    node_ids: Annotated[
+        list[str] | None,
+        msgspec.Meta(description="The explanation nodes to score; by default every yellow one with text."),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)
