@@ -146,10 +146,14 @@ READ_ERRORS = (
     ErrorCode.FORBIDDEN_PATH,
     ErrorCode.STORAGE,
     ErrorCode.BUSY,
+    ErrorCode.UNAVAILABLE,
 )
-"""Reading a canvas: missing, not JSON Canvas, a bad name, unreadable, or being saved by another program."""
-CREATE_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.FORBIDDEN_PATH, ErrorCode.STORAGE)
-"""`canvas.create`: an edge to a node it lacks, a name taken, a bad name, a disk that refuses."""
+"""Reading a canvas: missing, not JSON Canvas, a bad name, unreadable, being saved by another program
+(or written by another process past the lock's wait), or Redis away where processes share its lock."""
+CREATE_ERRORS = (
+    ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.FORBIDDEN_PATH, ErrorCode.STORAGE, ErrorCode.UNAVAILABLE
+)  # fmt: skip
+"""`canvas.create`: an edge to a node it lacks, a name taken, a bad name, a disk that refuses, Redis away."""
 EDIT_ERRORS = (*READ_ERRORS, ErrorCode.CONFLICT)
 """An edit reads the canvas first; then a stale `if_version` or an id taken is CONFLICT, a missing node NOT_FOUND."""
 

@@ -46,8 +46,8 @@ class WaitParams(msgspec.Struct, forbid_unknown_fields=True):
     ] = 30.0
 
 
-LOOKUP_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.STORAGE)
-"""A task by id: unknown (or pruned), or a task store the disk will not let be read."""
+LOOKUP_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.STORAGE, ErrorCode.UNAVAILABLE)
+"""A task by id: unknown (or pruned), a task store the disk will not let be read, or Redis away."""
 SCHEDULE_ERRORS = (ErrorCode.UNAVAILABLE, ErrorCode.STORAGE)
 """Scheduling a task: the server is shutting down, or the task store's disk refuses the record."""
 
@@ -60,7 +60,9 @@ def register(registry: Registry[Context]) -> None:
         """A task's current state."""
         return await ctx.runtime.tasks.get(params.id)
 
-    @registry.method("task.list", params=TaskListParams, result=TaskPage, errors=(ErrorCode.STORAGE,))
+    @registry.method(
+        "task.list", params=TaskListParams, result=TaskPage, errors=(ErrorCode.STORAGE, ErrorCode.UNAVAILABLE)
+    )
     async def task_list(params: TaskListParams, ctx: Context) -> TaskPage:
         """Tasks, newest first, filtered by status, kind or canvas; page with `before`."""
         return await ctx.runtime.tasks.list(params.query())
