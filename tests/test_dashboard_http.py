@@ -67,5 +67,8 @@ def test_the_wheel_holds_one_package_with_the_dashboard_inside(tmp_path: Path) -
     shipped = (".html", ".js", ".css", ".svg", ".ts", ".json")  # `.ts`, `.json`: the client's npm package
     web = {f"canvas_live/web/{path.name}" for path in WEB_DIR.iterdir() if path.suffix in shipped}
     assert {"canvas_live/web/client.d.ts", "canvas_live/web/package.json"} <= web <= set(names)
+    plugin = {f"canvas_live/web/obsidian/{name}" for name in ("manifest.json", "main.js", "styles.css")}
+    assert plugin <= set(names)  # what `canvas-live obsidian-install` copies into a vault
+    assert not [name for name in names if name.startswith("canvas_live/web/obsidian/src/")]
     assert "canvas_live/services/canvas/demo_vault/Photosynthesis.canvas" in names
     assert "canvas_live/__main__.py" in names

@@ -256,11 +256,15 @@ export function outcome(task: TaskInfo): string {
   if (task.status === 'cancelled') return `${task.kind} was cancelled.`;
   const result = (task.result ?? {}) as WorkflowResult;
   if (task.kind === 'review.generate') {
-    return `Review canvas ${String(result.review_canvas)} is ready: ${Number(result.question_count)} questions.`;
+    return `Review canvas ${String(result.review_canvas)} is ready: ${count(Number(result.question_count), 'question')}.`;
   }
-  if (task.kind === 'learn.decompose') return `${result.questions?.length ?? 0} guiding questions added.`;
-  if (task.kind === 'learn.score') return `${result.scored?.length ?? 0} explanations scored.`;
+  if (task.kind === 'learn.decompose') return `${count(result.questions?.length ?? 0, 'guiding question')} added.`;
+  if (task.kind === 'learn.score') return `${count(result.scored?.length ?? 0, 'explanation')} scored.`;
   return `${task.kind} completed.`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 class CanvasLiveSettingTab extends PluginSettingTab {
