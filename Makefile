@@ -40,7 +40,7 @@ obsidian-plugin: $(NODE_STAMP)
 # The wire-level tests run twice: against one process, then each against one process of a pair on
 # one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS and scale-out tests once.
 PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser_dashboard.py \
-	--ignore=tests/test_js_client.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
+	--ignore=tests/test_js_client.py --ignore=tests/test_obsidian_plugin.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
 
 test: lint $(NODE_STAMP)
 	$(BIN)/pytest -n auto --cov --cov-report=term -q
