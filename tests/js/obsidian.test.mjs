@@ -10,6 +10,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -27,6 +28,36 @@ const app = new App(vault);
 const learner = connect(url, { token, timeout: 10_000 });
 /** @type {any} */
 let plugin;
+
+/**
+ * The plugin reaches the server through this TCP relay, so a test can cut its connection (as a
+ * network failure would) and restore it, while the learner's own connection stays up.
+ */
+const relay = {
+  down: false,
+  /** @type {Set<net.Socket>} */
+  sockets: new Set(),
+  server: net.createServer((socket) => {
+    if (relay.down) return void socket.destroy();
+    const upstream = net.connect(Number(new URL(url).port), '127.0.0.1');
+    for (const end of [socket, upstream]) {
+      relay.sockets.add(end);
+      end.on('error', () => {});
+      end.on('close', () => {
+        relay.sockets.delete(end);
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+  }),
+  cut() {
+    relay.down = true;
+    for (const socket of relay.sockets) socket.destroy();
+  },
+  url: '',
+};
 
 /**
  * Resolve once `predicate` holds.
@@ -49,8 +80,10 @@ const noticed = (pattern) => notices.some((message) => pattern.test(message));
 const run = (id) => app.commands.executeCommandById(`canvas-live:${id}`);
 
 before(async () => {
+  await new Promise((resolve) => relay.server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  relay.url = `ws://127.0.0.1:${/** @type {net.AddressInfo} */ (relay.server.address()).port}/ws`;
   // Installed settings as a learner leaves them before typing the token: the server URL only.
-  fs.writeFileSync(path.join(pluginDir, 'data.json'), JSON.stringify({ serverUrl: url }));
+  fs.writeFileSync(path.join(pluginDir, 'data.json'), JSON.stringify({ serverUrl: relay.url }));
   plugin = await loadPlugin(app, pluginDir);
   await learner.whenOpen();
 });
@@ -58,6 +91,8 @@ before(async () => {
 after(() => {
   plugin?.unload();
   learner.close();
+  relay.cut();
+  relay.server.close();
 });
 
 test('without the token the status bar shows the refused connection retrying; with it, open', async () => {
@@ -67,12 +102,12 @@ test('without the token the status bar shows the refused connection retrying; wi
   const [tab] = app.settingTabs;
   tab.display();
   const field = (/** @type {string} */ name) => Setting.all.find((setting) => setting.nameEl.textContent === name)?.components[0];
-  assert.equal(field('Server URL')?.getValue(), url);
+  assert.equal(field('Server URL')?.getValue(), relay.url);
   assert.equal(field('Token')?.inputEl.type, 'password');
   await field('Token')?.type(token);
   tab.hide(); // closing the settings reconnects with them
   await until(() => status().textContent === 'canvas-live: open', 'the connection');
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(pluginDir, 'data.json'), 'utf8')), { serverUrl: url, token });
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(pluginDir, 'data.json'), 'utf8')), { serverUrl: relay.url, token });
 });
 
 test('the commands are registered with their ids, and the canvas ones need a canvas', async () => {
@@ -157,4 +192,23 @@ test('show-tasks opens the tasks view listing the tasks with their progress, liv
   run('show-tasks');
   await until(() => app.workspace.revealed.length === 2, 'the second reveal');
   assert.equal(app.workspace.getLeavesOfType(TasksViewType).length, 1);
+});
+
+test('after a network failure the plugin reconnects and catches up on the events it missed', async () => {
+  const [leaf] = app.workspace.getLeavesOfType(TasksViewType);
+  const scored = notices.filter((message) => message === '1 explanation scored.').length;
+  relay.cut();
+  await until(() => /^canvas-live: reconnecting \(retry in \d+ s\)$/.test(status().textContent), 'the lost connection');
+
+  const { task_id: id } = /** @type {{task_id: string}} */ (await learner.call('learn.score', { canvas }));
+  const finished = /** @type {{status: string}} */ (await learner.call('task.wait', { id, timeout: 10 }));
+  assert.equal(finished.status, 'completed');
+  const row = () => leaf.view.contentEl.findAllByClass('canvas-live-task').find((/** @type {any} */ el) => el.attributes['data-task-id'] === id);
+  assert.equal(row(), undefined, 'nothing reached the plugin while it was cut off');
+
+  relay.down = false;
+  await until(() => status().textContent === 'canvas-live: open', 'the reconnection');
+  await until(() => row()?.textContent.includes('completed'), 'the missed task in the view');
+  // The missed completion was replayed as an event (a re-read of task.list shows no notice for a task started elsewhere).
+  await until(() => notices.filter((message) => message === '1 explanation scored.').length === scored + 1, 'the replayed notice');
 });
