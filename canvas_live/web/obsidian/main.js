@@ -679,8 +679,9 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
   }
   /** Drop the connection, if any, and open one with the current settings. */
   reconnect() {
-    this.#client?.close();
+    const previous = this.#client;
     this.#client = null;
+    previous?.close();
     this.#retryIn = void 0;
     try {
       const client = connect(this.settings.serverUrl, {
@@ -688,6 +689,7 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
         onState: (state, detail) => this.#onState(client, state, detail)
       });
       this.#client = client;
+      this.#state = client.state;
       client.subscribe(["tasks"], (method, event) => this.#onEvent(this.board.apply(method, event)), {
         onResync: () => void this.#refresh(client)
       }).catch((err) => this.#report(err));

@@ -90,8 +90,9 @@ export default class CanvasLivePlugin extends Plugin {
 
   /** Drop the connection, if any, and open one with the current settings. */
   reconnect(): void {
-    this.#client?.close();
-    this.#client = null;
+    const previous = this.#client;
+    this.#client = null; // its last state change, `closed`, is not this connection's
+    previous?.close();
     this.#retryIn = undefined;
     try {
       const client = connect(this.settings.serverUrl, {
@@ -99,6 +100,7 @@ export default class CanvasLivePlugin extends Plugin {
         onState: (state, detail) => this.#onState(client, state, detail),
       });
       this.#client = client;
+      this.#state = client.state;
       client
         .subscribe(['tasks'], (method, event) => this.#onEvent(this.board.apply(method, event)), {
           onResync: () => void this.#refresh(client),
