@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The JS side of the suite (type checks, schema validation) runs tools from npm, pinned in package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: serve test lint client-types bench fuzz clean
+.PHONY: serve test lint client-types obsidian-plugin bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("canvas-live needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -32,10 +32,15 @@ lint: $(STAMP)
 client-types: $(NODE_STAMP)
 	node_modules/.bin/tsc --project tsconfig.client.json
 
+# web/obsidian/main.js is built from web/obsidian/src/ by the pinned esbuild and checked in;
+# tests/test_obsidian_plugin.py fails when it differs from a fresh build.
+obsidian-plugin: $(NODE_STAMP)
+	npm run --silent build:obsidian
+
 # The wire-level tests run twice: against one process, then each against one process of a pair on
 # one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS and scale-out tests once.
 PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser_dashboard.py \
-	--ignore=tests/test_js_client.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
+	--ignore=tests/test_js_client.py --ignore=tests/test_obsidian_plugin.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
 
 test: lint $(NODE_STAMP)
 	$(BIN)/pytest -n auto --cov --cov-report=term -q

@@ -30,7 +30,7 @@ async def test_the_page_and_its_assets_need_no_token_while_the_api_does(
         assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
         assert '<script type="module" src="web/dashboard.js"></script>' in page.text
 
-        for path in sorted(WEB_DIR.iterdir()):
+        for path in sorted(path for path in WEB_DIR.iterdir() if path.is_file()):  # obsidian/: the plugin
             asset = await http.get(f"/web/{path.name}")
             assert asset.status_code == 200, path.name
             assert asset.content == path.read_bytes()
@@ -67,5 +67,8 @@ def test_the_wheel_holds_one_package_with_the_dashboard_inside(tmp_path: Path) -
     shipped = (".html", ".js", ".css", ".svg", ".ts", ".json")  # `.ts`, `.json`: the client's npm package
     web = {f"canvas_live/web/{path.name}" for path in WEB_DIR.iterdir() if path.suffix in shipped}
     assert {"canvas_live/web/client.d.ts", "canvas_live/web/package.json"} <= web <= set(names)
+    plugin = {f"canvas_live/web/obsidian/{name}" for name in ("manifest.json", "main.js", "styles.css")}
+    assert plugin <= set(names)  # what `canvas-live obsidian-install` copies into a vault
+    assert not [name for name in names if name.startswith("canvas_live/web/obsidian/src/")]
     assert "canvas_live/services/canvas/demo_vault/Photosynthesis.canvas" in names
     assert "canvas_live/__main__.py" in names

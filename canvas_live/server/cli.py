@@ -12,6 +12,7 @@ import uvicorn
 from redis.exceptions import RedisError
 
 from canvas_live import NAME, __version__
+from canvas_live.server import obsidian
 from canvas_live.server.app import create_app
 from canvas_live.server.gate import guarded_protocol
 from canvas_live.server.logs import configure_logging
@@ -63,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(stdio)
     config = commands.add_parser("config", help="print the settings `serve` would use with these options")
     add_arguments(config)
+    obsidian.add_command(commands)
     args = parser.parse_args(argv)
+    if (run := getattr(args, "run", None)) is not None:  # a subcommand that needs no server settings
+        return int(run(args))
     try:
         settings = load_settings(args)
     except SettingError as exc:
