@@ -25,6 +25,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import time
 
 import httpx
@@ -123,13 +124,13 @@ class Setup:
         sustained = await fleet.wait_for(base + paced * fleet.size, paced / rate + 30)
         wall = time.perf_counter() - wall
         server_cpu, client_cpu = self._cpu() - server_cpu, own_cpu_seconds() - client_cpu
-        latencies = sorted(fleet.latencies)
+        latencies = sorted(fleet.latencies) or [float("nan")]  # nothing sampled arrived: shown as nan
         await asyncio.sleep(0.3)
         return {
             "deliveries_per_s": delivered / elapsed,
             "complete": float(complete and sustained),
             "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+            "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
             "server_cpu": server_cpu / wall * 100,
             "client_cpu": client_cpu / wall * 100,
         }
@@ -181,7 +182,10 @@ async def run(
         results: dict[str, list[dict[str, float]]] = {setup.name: [] for setup in setups}
         for round_ in range(rounds):
             for setup in setups[round_ % len(setups) :] + setups[: round_ % len(setups)]:
-                results[setup.name].append(await setup.window(burst, paced, rate))
+                figures = await setup.window(burst, paced, rate)
+                results[setup.name].append(figures)
+                print(f"  round {round_ + 1}, {setup.name}: {figures['deliveries_per_s']:.0f} deliveries/s, "
+                      f"p99 {figures['p99_ms']:.1f} ms", file=sys.stderr, flush=True)  # fmt: skip
         return results
     finally:
         for process in processes:

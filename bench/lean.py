@@ -112,9 +112,11 @@ class FrameCounter(asyncio.Protocol):
         self.buffer = bytearray()
         self.upgraded = False
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)
+        self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -149,12 +151,20 @@ class FrameCounter(asyncio.Protocol):
             end = position + header + length
             if end > size:
                 break
-            if buffer[position] & 0x0F == 1:
+            opcode = buffer[position] & 0x0F
+            if opcode == 1:
                 self.frames += 1
                 if self.sample is not None:
                     self.sample(bytes(buffer[position + header : end]))
+            elif opcode == 9 and self.transport is not None:  # a keep-alive ping; unanswered, the socket closes
+                self.transport.write(control_frame(0xA, bytes(buffer[position + header : end])))
             position = end
         del buffer[:position]
+
+
+def control_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client control frame (a pong); control payloads are at most 125 bytes."""
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + b"\x00\x00\x00\x00" + payload
 
 
 def text_frame(payload: bytes) -> bytes:
