@@ -79,6 +79,28 @@ async def test_redis_away_gives_clear_errors_and_delivery_resumes_when_it_is_bac
         assert probe.keys("*lock*") == []  # every canvas lock was given back, none left to expire
 
 
+async def test_a_client_leaving_while_its_write_waits_for_redis_leaves_the_canvas_unlocked(
+    redis_server: RedisServer, make_server: Callable[..., LiveServer], vault: Path
+) -> None:
+    """The leaving client's request is cancelled with its lock's SET sent and not yet answered: the
+    SET still runs, and the lock it takes must be released, not left to block writers for a minute."""
+    (vault / "c.canvas").write_text('{"nodes":[],"edges":[]}')  # there before the watchers: none looks at it
+    a = make_server(redis=redis_server.url, instance="a")
+    b = make_server(redis=redis_server.url, instance="b")
+    async with open_client(a) as writer:
+        async with open_client(b) as leaving:
+            stall = asyncio.create_task(asyncio.to_thread(redis_server.stall, 1.0))
+            await asyncio.sleep(0.3)  # Redis is busy: what is sent now waits in its queue
+            frame = {"jsonrpc": "2.0", "id": 1, "method": "canvas.addNode", "params": {"name": "c", "node": NOTE}}
+            await leaving.ws.send(json.dumps(frame))
+            await asyncio.sleep(0.3)
+        await stall
+        added = await writer.call("canvas.addNode", {"name": "c", "node": {**NOTE, "id": "after"}}, timeout=5)
+        assert added["node"]["id"] == "after"
+    with redis_server.client() as raw:
+        assert raw.exists("cl:{canvas:c}:lock") == 0
+
+
 async def test_a_burst_drops_only_the_slow_subscriber_of_the_other_process(
     redis_server: RedisServer, make_server: Callable[..., LiveServer]
 ) -> None:

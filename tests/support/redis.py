@@ -20,6 +20,13 @@ from tests.support.process import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 
+STALL = """
+local started = redis.call('TIME')
+repeat
+    local now = redis.call('TIME')
+until (now[1] - started[1]) * 1000000 + (now[2] - started[2]) >= tonumber(ARGV[1])
+"""
+
 
 def require_redis() -> str:
     """The path of `redis-server`, or skip (fail under CI) when it is missing."""
@@ -62,6 +69,12 @@ class RedisServer:
     def client(self) -> redis.Redis:
         """A synchronous client, for a test to look at the keys."""
         return redis.Redis(port=self.port)
+
+    def stall(self, seconds: float) -> None:
+        """Keep Redis busy for `seconds` with a script, as a loaded server is: every other command
+        waits in its queue meanwhile, and runs afterwards (blocking; call it from a thread)."""
+        with self.client() as client:
+            client.eval(STALL, 0, int(seconds * 1_000_000))
 
     def stop(self) -> None:
         """Kill it (no chance to save anything, which it would not anyway)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 from canvas_live.protocol.errors import ErrorCode, RpcError
@@ -20,11 +24,21 @@ CLAIM_TTL = 300.0
 """Seconds a claimed version is remembered: longer than any watcher takes to look."""
 
 
+class _Lock(Lock):
+    """redis-py's lock, which also knows itself: a `SET NX` whose reply was lost (the connection
+    dropped after Redis ran it) is retried, and finding its own token there is success, not a
+    wait of `LOCK_WAIT` for a lock nobody will release."""
+
+    async def do_acquire(self, token: str | bytes) -> bool:
+        return await super().do_acquire(token) or await self.redis.get(self.name) == token
+
+
 class ClusterCanvases:
     """Per-canvas Redis locks (redis-py's `Lock`) and first-claim announcements."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     def lock(self, name: str) -> AbstractAsyncContextManager[object]:
         """The canvas's lock, shared by every process on the vault."""
@@ -32,9 +46,18 @@ class ClusterCanvases:
 
     @asynccontextmanager
     async def _locked(self, name: str) -> AsyncIterator[object]:
-        lock = self.cluster.client.lock(f"cl:{{canvas:{name}}}:lock", timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_WAIT)
-        with self.cluster.needed(f"canvas {name!r} could not be locked"):
-            taken = await lock.acquire()
+        key = f"cl:{{canvas:{name}}}:lock"
+        lock = _Lock(self.cluster.client, key, timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_WAIT)
+        acquiring = asyncio.ensure_future(self._acquire(lock, name))
+        try:
+            taken = await asyncio.shield(acquiring)
+        except asyncio.CancelledError:
+            # The caller went away (its client left) while the lock was being taken: the SET may
+            # still land, and must not leave every other process waiting for LOCK_TIMEOUT.
+            cleanup = asyncio.create_task(self._release_when_taken(acquiring, lock, name))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+            raise
         if not taken:
             raise RpcError(
                 ErrorCode.BUSY, f"canvas {name!r} is being written by another process", name=name, retry_after=1.0
@@ -42,11 +65,23 @@ class ClusterCanvases:
         try:
             yield lock
         finally:
-            try:
-                with self.cluster.needed(f"canvas {name!r} could not be unlocked"):
-                    await lock.release()
-            except (LockError, RpcError):
-                pass  # it expires by itself
+            await asyncio.shield(self._release(lock, name))  # a second cancellation never skips it
+
+    async def _acquire(self, lock: Lock, name: str) -> bool:
+        with self.cluster.needed(f"canvas {name!r} could not be locked"):
+            return bool(await lock.acquire(token=secrets.token_hex(16)))
+
+    async def _release(self, lock: Lock, name: str) -> None:
+        try:
+            with self.cluster.needed(f"canvas {name!r} could not be unlocked"):
+                await lock.release()
+        except (LockError, RpcError):
+            pass  # it expires by itself
+
+    async def _release_when_taken(self, acquiring: asyncio.Future[bool], lock: Lock, name: str) -> None:
+        with contextlib.suppress(RpcError):
+            if await acquiring:
+                await self._release(lock, name)
 
     async def release(self, name: str, version: str) -> None:
         """DEL of the claim's key."""
