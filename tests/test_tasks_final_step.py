@@ -60,7 +60,8 @@ async def test_a_crash_right_after_the_review_canvas_is_written_keeps_the_task_c
 ) -> None:
     shutil.copy(LEARNING / f"{source}.canvas", vault)
     port = free_port()
-    process = start_server(vault, port)
+    log = vault.parent / "server.log"  # both runs' lines, for a failure to show
+    process = start_server(vault, port, log=log)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             answer = await http.post("/api/v1/review/generate", json={"canvas_name": source})
@@ -73,14 +74,14 @@ async def test_a_crash_right_after_the_review_canvas_is_written_keeps_the_task_c
     finally:
         process.kill()
         process.wait()
-    process = start_server(vault, port)
+    process = start_server(vault, port, log=log)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             task = (await http.get(f"/api/v1/tasks/{task_id}")).json()
     finally:
         process.kill()
         process.wait()
-    assert task["status"] == "completed", task
+    assert task["status"] == "completed", (task.get("error"), log.read_text())
     assert task["result"]["path"] == review.name
     assert sorted(path.name for path in vault.glob("*.canvas")) == sorted([f"{source}.canvas", review.name])
 

@@ -24,18 +24,28 @@ def free_port() -> int:
 
 
 def start_server(
-    vault: Path, port: int, *flags: str, preexec_fn: Callable[[], None] | None = None
+    vault: Path,
+    port: int,
+    *flags: str,
+    preexec_fn: Callable[[], None] | None = None,
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start the server on `vault` and `port`, and return once it answers its health probe."""
+    """Start the server on `vault` and `port`, and return once it answers its health probe.
+
+    Its log (warnings and worse) goes to a file nobody keeps, or, with `log`, at INFO to the end of
+    that file, for a test to show when it fails.
+    """
     command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port), *flags]
+    level = "info" if log is not None else "warning"
     # The log goes to a file, not a pipe nobody reads: a full pipe would stall the server.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, stderr=log, preexec_fn=preexec_fn)
+    with open(log, "a+b") if log is not None else tempfile.TemporaryFile() as output:
+        process = subprocess.Popen([*command, "--log-level", level], cwd=ROOT, stderr=output, preexec_fn=preexec_fn)
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"the server exited: {log.read().decode()}")
+                output.flush()
+                output.seek(0)
+                raise RuntimeError(f"the server exited: {output.read().decode()}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
                     return process
