@@ -86,7 +86,6 @@ async def external_versions(watcher: Client, until: str) -> list[str]:
                 return seen
 
 
-@pytest.mark.single_process  # paired, its counts of rebased and re-applied edits also see the companion's: open
 @pytest.mark.parametrize(
     ("style", "exchange"),
     [("truncate", True), ("chunks", True), ("rename", True), ("truncate", False), ("chunks", False)],
