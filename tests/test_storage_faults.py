@@ -179,12 +179,16 @@ async def test_temporary_files_a_crash_left_are_removed_at_start_up(
     displaced.write_text(
         '{"nodes":[{"id":"n","type":"text","text":"the learner\'s","x":0,"y":0,"width":1,"height":1}]}'
     )
+    (vault / "new.canvas").write_text(displaced.read_text())
+    landed = temp / f"{dead_pid()}-0a1b2c3d4e5f.tmp"  # a kill after a new canvas took its name, before the unlink
+    os.link(vault / "new.canvas", landed)
     alive = temp / f"{os.getppid()}-0123456789ab.tmp"  # another live process's write in progress
     alive.write_bytes(b"x")
     unrelated = vault / "math" / ".notes.md.tmp"
     unrelated.write_bytes(b"x")
     make_server()
-    assert not any(leftover.exists() for leftover in leftovers)
+    assert not any(leftover.exists() for leftover in [*leftovers, landed])
+    assert "the learner's" in (vault / "new.canvas").read_text()
     assert alive.exists() and unrelated.exists()
-    (kept,) = (vault / ".canvas-live" / "recovered").iterdir()  # a whole canvas is never deleted
+    (kept,) = (vault / ".canvas-live" / "recovered").iterdir()  # a whole canvas is never deleted, nor kept twice
     assert "the learner's" in kept.read_text() and not displaced.exists()

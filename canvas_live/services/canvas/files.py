@@ -487,7 +487,9 @@ class Vault:
         Most are a write that never took the canvas's place, and are removed. But a kill in the
         instant after an exchange that displaced an editor's save leaves that save here: a leftover
         that is a whole canvas is therefore moved to `<vault>/.canvas-live/recovered/`, never
-        deleted. Also the hidden `.<name>.canvas.<hex>.tmp` files earlier versions left beside canvases.
+        deleted. One with another name too (a kill between a new canvas's link and the unlink) is
+        that canvas, and is only unlinked. Also the hidden `.<name>.canvas.<hex>.tmp` files earlier
+        versions left beside canvases.
         """
         candidates: list[Path] = []
         if self.temp_dir.is_dir():
@@ -501,7 +503,7 @@ class Vault:
             if match is not None and match["pid"] and _alive(int(match["pid"])):
                 continue
             with contextlib.suppress(FileNotFoundError):
-                if _whole_canvas(candidate):
+                if os.stat(candidate).st_nlink == 1 and _whole_canvas(candidate):
                     recovered = self.root / STATE_DIR / "recovered"
                     recovered.mkdir(parents=True, exist_ok=True)
                     os.replace(candidate, recovered / f"{int(time.time())}-{candidate.name}{SUFFIX}")
