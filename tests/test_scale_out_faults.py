@@ -101,6 +101,24 @@ async def test_a_client_leaving_while_its_write_waits_for_redis_leaves_the_canva
         assert raw.exists("cl:{canvas:c}:lock") == 0
 
 
+async def test_a_client_leaving_while_its_agent_call_waits_for_redis_leaks_no_slot(
+    redis_server: RedisServer, make_server: Callable[..., LiveServer]
+) -> None:
+    """As for a canvas lock: the lease the cancelled take still adds is given back, not left to
+    expire, which with a limit of one would stall every call for `LEASE_TTL` (10 s)."""
+    live = make_server(redis=redis_server.url, max_concurrent_agents=1)
+    async with open_client(live) as caller:
+        await caller.call("agent.call", ORAL)  # Redis now knows the lease script: the stalled call runs it
+        async with open_client(live) as leaving:
+            stall = asyncio.create_task(asyncio.to_thread(redis_server.stall, 1.0))
+            await asyncio.sleep(0.3)
+            await leaving.ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "agent.call", "params": ORAL}))
+            await asyncio.sleep(0.3)
+        await stall
+        answer = await caller.call("agent.call", ORAL, timeout=5)
+        assert answer["agent"] == "oral"
+
+
 async def test_a_burst_drops_only_the_slow_subscriber_of_the_other_process(
     redis_server: RedisServer, make_server: Callable[..., LiveServer]
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -38,7 +37,6 @@ class ClusterCanvases:
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self._cleanups: set[asyncio.Task[None]] = set()
 
     def lock(self, name: str) -> AbstractAsyncContextManager[object]:
         """The canvas's lock, shared by every process on the vault."""
@@ -48,16 +46,13 @@ class ClusterCanvases:
     async def _locked(self, name: str) -> AsyncIterator[object]:
         key = f"cl:{{canvas:{name}}}:lock"
         lock = _Lock(self.cluster.client, key, timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_WAIT)
-        acquiring = asyncio.ensure_future(self._acquire(lock, name))
-        try:
-            taken = await asyncio.shield(acquiring)
-        except asyncio.CancelledError:
-            # The caller went away (its client left) while the lock was being taken: the SET may
-            # still land, and must not leave every other process waiting for LOCK_TIMEOUT.
-            cleanup = asyncio.create_task(self._release_when_taken(acquiring, lock, name))
-            self._cleanups.add(cleanup)
-            cleanup.add_done_callback(self._cleanups.discard)
-            raise
+
+        async def undo(taken: bool) -> None:
+            if taken:
+                await self._release(lock, name)
+
+        # A client that leaves mid-acquire must not leave the SET it sent to block writers for LOCK_TIMEOUT.
+        taken = await self.cluster.taking(self._acquire(lock, name), undo)
         if not taken:
             raise RpcError(
                 ErrorCode.BUSY, f"canvas {name!r} is being written by another process", name=name, retry_after=1.0
@@ -77,11 +72,6 @@ class ClusterCanvases:
                 await lock.release()
         except (LockError, RpcError):
             pass  # it expires by itself
-
-    async def _release_when_taken(self, acquiring: asyncio.Future[bool], lock: Lock, name: str) -> None:
-        with contextlib.suppress(RpcError):
-            if await acquiring:
-                await self._release(lock, name)
 
     async def release(self, name: str, version: str) -> None:
         """DEL of the claim's key."""

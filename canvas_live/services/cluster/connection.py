@@ -16,8 +16,9 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -30,6 +31,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from canvas_live.protocol.errors import ErrorCode, RpcError
 
 log = logging.getLogger("canvas_live.cluster")
+
+T = TypeVar("T")
 
 HEARTBEAT_TTL = 10.0
 """Seconds after its last beat when a process counts as gone (its tasks are then interrupted)."""
@@ -96,6 +99,7 @@ class Cluster:
         self.reachable = False
         self._beat: asyncio.Task[None] | None = None
         self._mark = f"{socket.gethostname()} {os.getpid()}".encode()
+        self._undoing: set[asyncio.Task[None]] = set()
 
     @property
     def where(self) -> str:
@@ -146,6 +150,34 @@ class Cluster:
         """True for the first process (of all) to claim `key` within `ttl` seconds."""
         return bool(await self.client.set(key.encode(), self._mark, nx=True, px=int(ttl * 1000)))
 
+    async def taking(self, take: Awaitable[T], undo: Callable[[T], Awaitable[None]]) -> T:
+        """Await a call that takes something on Redis (a lock, a lease), given back should the caller
+        be cancelled.
+
+        A cancelled command is not one Redis did not run: redis-py drops the connection, and what
+        was sent still runs, holding what it took until it expires. So the call is left to finish,
+        and `undo` is given its outcome; the caller's cancellation goes on at once.
+        """
+        running = asyncio.ensure_future(take)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            task = asyncio.create_task(self._undo_when_done(running, undo), name="undo a cancelled take")
+            self._undoing.add(task)
+            task.add_done_callback(self._undoing.discard)
+            raise
+
+    @staticmethod
+    async def _undo_when_done(running: asyncio.Future[T], undo: Callable[[T], Awaitable[None]]) -> None:
+        try:
+            outcome = await running
+        except Exception:
+            return  # it failed: nothing was taken, or it expires by itself
+        try:
+            await undo(outcome)
+        except RedisError as exc:
+            log.debug("giving back what a cancelled call took failed (it expires by itself): %s", exc)
+
     @contextmanager
     def needed(self, what: str) -> Iterator[None]:
         """Turn Redis being unreachable into `UNAVAILABLE` for the request that needed it."""
@@ -162,6 +194,7 @@ class Cluster:
         if self._beat is not None:
             self._beat.cancel()
             await asyncio.gather(self._beat, return_exceptions=True)
+        await asyncio.gather(*self._undoing, return_exceptions=True)
         with contextlib.suppress(RedisError):
             await self.client.delete(alive_key(self.instance))
         await self.client.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import random
@@ -68,11 +69,18 @@ class ClusterSlots:
         """Wait for a slot here, then for a lease on Redis (UNAVAILABLE if Redis cannot be reached)."""
         await self._local.acquire()
         lease = next(self._ids)
+
+        async def undo(took: int) -> None:
+            if took:
+                await self._give_back(lease)
+
         try:
             with self.cluster.needed("no agent slot could be taken"):
                 # Redis has no blocking wait on a sorted set: poll, with jitter so waiters spread out.
+                # A call cancelled mid-take gives back the lease the script may still add.
                 lease_ms = int(LEASE_TTL * 1000)
-                while not await self._take(keys=(LEASES,), args=(self.limit, lease_ms, lease)):  # noqa: ASYNC110
+                take = functools.partial(self._take, keys=(LEASES,), args=(self.limit, lease_ms, lease))
+                while not await self.cluster.taking(take(), undo):  # noqa: ASYNC110
                     await asyncio.sleep(random.uniform(0.5, 1.5) * POLL)
         except BaseException:
             self._local.release()
