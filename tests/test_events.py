@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from canvas_live.services.hub import Hub, MemoryBroker
 from tests.support.client import Client, RpcError, open_client
 from tests.support.server import LiveServer
+from tests.support.stalled import BURST, burst, close_received, stalled_subscriber
 
 
 def publish(live: LiveServer, topic: str, count: int, event: str = "task.progress", start: int = 0) -> None:
@@ -125,24 +123,13 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(
     make_server: Callable[..., LiveServer],
 ) -> None:
     live = make_server(send_queue=64)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", live.port))
-    async with connect(live.ws_url, sock=sock, max_queue=1) as stalled, open_client(live) as reader:
-        await stalled.recv()  # hello
-        await stalled.send('{"jsonrpc":"2.0","method":"subscribe","params":{"topics":["tasks"]},"id":1}')
+    async with stalled_subscriber(live) as stalled, open_client(live) as reader:
         await reader.call("subscribe", {"topics": ["tasks"]})
         await asyncio.sleep(0.2)
-        payload = "x" * 4000
-
-        def burst() -> None:  # well within one queue, so only a client that stops reading overflows
-            for index in range(32):
-                live.runtime.hub.publish("tasks", "task.progress", {"done": index, "pad": payload})
-
         for _ in range(100):
-            live.run(burst)
+            burst(live)
             # The healthy reader gets every event while the stalled one is cut loose.
-            for _ in range(32):
+            for _ in range(BURST):
                 await reader.event(timeout=10)
             if live.runtime.slow_consumers_dropped:
                 break
@@ -150,11 +137,8 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_receiving(
         info = await reader.call("server.info")
         assert info["stats"]["connections"] == 2  # the stalled socket is gone only once it closes
         # When the stalled client finally reads, it finds the close frame: 4008, slow consumer.
-        with pytest.raises(ConnectionClosed) as closed:
-            while True:
-                await asyncio.wait_for(stalled.recv(), 10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
-        assert closed.value.rcvd.reason == "slow consumer"
+        close = await close_received(stalled)
+        assert (close.code, close.reason) == (4008, "slow consumer")
     await asyncio.sleep(0.2)
     assert live.runtime.stats()["subscribers"] == 0
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from canvas_live.server.cli import main
 from canvas_live.services.cluster import Cluster
@@ -22,6 +20,7 @@ from tests.support.client import RpcError, open_client
 from tests.support.process import free_port, server_process, start_server
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
+from tests.support.stalled import BURST, burst, close_received, stalled_subscriber
 
 NOTE = {"type": "text", "text": "导数", "x": 0, "y": 0, "width": 250, "height": 60}
 ORAL = {"agent": "oral", "input": {"concept": "导数", "material_content": "导数是函数的瞬时变化率。"}}
@@ -124,38 +123,24 @@ async def test_a_burst_drops_only_the_slow_subscriber_of_the_other_process(
 ) -> None:
     publisher = make_server(redis=redis_server.url, instance="a")
     subscriber = make_server(redis=redis_server.url, instance="b", send_queue=64)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", subscriber.port))
     async with (
-        connect(subscriber.ws_url, sock=sock, max_queue=1) as stalled,
+        stalled_subscriber(subscriber) as stalled,
         open_client(subscriber) as reader,
         open_client(publisher) as local,
     ):
-        await stalled.recv()  # hello
-        await stalled.send('{"jsonrpc":"2.0","method":"subscribe","params":{"topics":["tasks"]},"id":1}')
         await reader.call("subscribe", {"topics": ["tasks"]})
         await local.call("subscribe", {"topics": ["tasks"]})
         await asyncio.sleep(0.2)
-        payload = "x" * 4000
-
-        def burst() -> None:
-            for index in range(32):
-                publisher.runtime.hub.publish("tasks", "task.progress", {"done": index, "pad": payload})
-
         for _ in range(100):
-            publisher.run(burst)
-            for _ in range(32):
+            burst(publisher)
+            for _ in range(BURST):
                 await reader.event(timeout=10)
                 await local.event(timeout=10)
             if subscriber.runtime.slow_consumers_dropped:
                 break
         assert subscriber.runtime.slow_consumers_dropped == 1
         assert publisher.runtime.slow_consumers_dropped == 0
-        with pytest.raises(ConnectionClosed) as closed:
-            while True:
-                await asyncio.wait_for(stalled.recv(), 10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+        assert (await close_received(stalled)).code == 4008
 
 
 async def test_the_tasks_of_a_killed_process_are_interrupted_by_a_survivor(
