@@ -186,9 +186,10 @@ async def test_temporary_files_a_crash_left_are_removed_at_start_up(
     alive.write_bytes(b"x")
     unrelated = vault / "math" / ".notes.md.tmp"
     unrelated.write_bytes(b"x")
-    make_server()
+    live = make_server()
     assert not any(leftover.exists() for leftover in [*leftovers, landed])
-    assert "the learner's" in (vault / "new.canvas").read_text()
+    async with open_client(live) as client:  # a canvas with a second link would be refused as FORBIDDEN_PATH
+        assert (await client.call("canvas.read", {"name": "new"}))["nodes"][0]["text"] == "the learner's"
     assert alive.exists() and unrelated.exists()
     (kept,) = (vault / ".canvas-live" / "recovered").iterdir()  # a whole canvas is never deleted, nor kept twice
     assert "the learner's" in kept.read_text() and not displaced.exists()
