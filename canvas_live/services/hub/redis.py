@@ -293,7 +293,7 @@ class RedisBroker:
     async def _reconnect(self) -> bool:
         """A new pub/sub connection on the same channels; then the epoch, then the missed events. True if done."""
         with contextlib.suppress(*LOST, RedisError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
         self._pubsub = self.cluster.subscriber.pubsub()
         early: list[dict[str, Any]] = []  # events that beat the confirmations: delivered after the catch-up
         try:
@@ -360,4 +360,4 @@ class RedisBroker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(*LOST, RedisError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
