@@ -129,18 +129,19 @@ async def test_unauthorized_is_fatal_not_retried_and_never_shows_the_key(
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "reason", "requests"),
     [
-        Reply(content="I think the learner did well, maybe 80 points?"),
-        Reply(content='{"total_score": 180, "breakdown": {}}'),
-        Reply(body={"unexpected": "envelope"}),
-        Reply(400, "bad request"),
+        (Reply(content="I think the learner did well, maybe 80 points?"), "invalid_output", 2),
+        (Reply(content='{"total_score": 180, "breakdown": {}}'), "invalid_output", 2),
+        (Reply(body={"unexpected": "envelope"}), None, 1),
+        (Reply(400, "bad request"), None, 1),
     ],
     ids=["prose", "wrong-schema", "wrong-envelope", "http-400"],
 )
 async def test_malformed_output_is_non_retryable(
-    serve: Callable[..., LiveServer], provider: FakeProvider, reply: Reply
+    serve: Callable[..., LiveServer], provider: FakeProvider, reply: Reply, reason: str | None, requests: int
 ) -> None:
+    """An answer that does not fit gets one repair turn, then fails by name; a broken exchange fails at once."""
     provider.default = reply
     async with open_client(serve()) as client:
         with pytest.raises(RpcError) as raised:
@@ -148,7 +149,13 @@ async def test_malformed_output_is_non_retryable(
         assert await client.call("ping") == "pong"
     assert raised.value.code == -32005
     assert raised.value.data["category"] == "non_retryable" and raised.value.data["attempts"] == 1
-    assert len(provider.requests) == 1
+    assert raised.value.data.get("reason") == reason
+    assert len(provider.requests) == requests
+    if reason is not None:
+        assert raised.value.data["excerpt"] == reply.content
+        repair = provider.requests[1]["json"]["messages"]
+        assert [turn["role"] for turn in repair] == ["system", "user", "assistant", "user"]
+        assert repair[2]["content"] == reply.content and raised.value.data["problem"] in repair[3]["content"]
 
 
 async def test_a_hanging_backend_times_out(serve: Callable[..., LiveServer], provider: FakeProvider) -> None:

@@ -190,9 +190,9 @@ async def test_every_event_is_described_and_fits_its_schema(
         (vault / "outside.canvas").unlink()
         await events.until(client, "canvas.deleted")
 
-    # The circuit opens on a backend that keeps failing.
+    # A streaming backend reports a running call's tokens; then the circuit opens on it when it keeps failing.
     monkeypatch.setenv("CANVAS_LIVE_TEST_KEY", "sk-test-key")
-    provider.default = Reply(500)
+    provider.default = Reply(content="Heat flows from the warmer body to the colder one. " * 4)
     failing = make_server(
         agent_backend="openai",
         agent_base_url=provider.url,
@@ -201,6 +201,11 @@ async def test_every_event_is_described_and_fits_its_schema(
         agent_retry_attempts=1,
     )
     async with open_client(failing) as client:
+        streamed = (await client.call("agent.batch", {"calls": [ORAL]}))["task_id"]
+        topic = f"task:{streamed}"
+        await client.call("subscribe", {"topics": [topic], "since": {topic: 0}, "epoch": client.hello["epoch"]})
+        await events.until(client, "agent.progress")
+        provider.default = Reply(500)
         await client.call("subscribe", {"topics": ["agents"]})
         with pytest.raises(RpcError) as failed:
             await client.call(

@@ -101,6 +101,20 @@ class AgentResultEvent(AgentResult, kw_only=True, forbid_unknown_fields=True):
     task_id: str
 
 
+class AgentProgress(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A running agent call's answer so far, counted in tokens (from a backend that streams)."""
+
+    topic: Topic
+    seq: Seq
+    task_id: str
+    agent: str
+    tokens: int
+    node_id: str | None = None
+    """The node the call is about, in the learning workflows."""
+    key: str | None = None
+    """The call's `key`, in `agent.batch`."""
+
+
 class CanvasOp(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One change of a server edit: the node or edge as written, or the id of the one removed."""
 
@@ -153,6 +167,12 @@ EVENTS = (
     Event("task.failed", TASK_TOPICS, TaskFailed, "A task failed, with its error."),
     Event("task.cancelled", TASK_TOPICS, TaskFinished, "A task was cancelled."),
     Event("agent.result", ("task:<id>",), AgentResultEvent, "One agent call a task made ended."),
+    Event(
+        "agent.progress",
+        ("task:<id>",),
+        AgentProgress,
+        "A running agent call's token count, at most 4 times a second per call, from a streaming backend.",
+    ),
     Event(
         "canvas.changed", ("canvas:<name>",), CanvasChanged, "A canvas was edited, here (with its ops) or elsewhere."
     ),

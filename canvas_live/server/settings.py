@@ -83,8 +83,13 @@ class Settings:
     )
     agent_command: str | None = _opt(None, "command line of the command backend; the prompt goes to its stdin")
     offline_latency: float = _opt(0.0, "fixed delay added to every offline agent call, in seconds")
-    agent_timeout: float = _opt(120.0, "default time limit of one agent call, retries included, in seconds")
-    agent_attempt_timeout: float = _opt(60.0, "time limit of one attempt of an agent call, in seconds")
+    agent_timeout: float = _opt(
+        600.0,
+        "default time limit of one agent call, retries included, in seconds (sized for a model on a laptop CPU)",
+    )
+    agent_attempt_timeout: float = _opt(
+        300.0, "time limit of one attempt of an agent call, waiting in the engine's queue included, in seconds"
+    )
     agent_retry_attempts: int = _opt(5, "attempts of an agent call whose failures are retryable")
     agent_retry_max_delay: float = _opt(60.0, "seconds after which an agent call stops retrying")
     agent_retry_wait_min: float = _opt(2.0, "shortest back-off between agent call attempts, in seconds")

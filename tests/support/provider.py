@@ -1,4 +1,6 @@
-"""A fake model provider on loopback, scripted per test (OpenAI's and Anthropic's wire formats)."""
+"""A fake model provider on loopback, scripted per test (OpenAI's and Anthropic's wire formats): the
+faults a real engine shows rarely or never on demand (HTTP errors, hangs, malformed envelopes).
+What a real model answers is tested against a real engine (tests/support/engine.py)."""
 
 from __future__ import annotations
 
@@ -59,6 +61,10 @@ class FakeProvider:
         reply = self.script.pop(0) if self.script else self.default
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        request = self.requests[-1]["json"]
+        if request.get("stream") and reply.status < 400 and reply.body is None:
+            await self.stream(send, reply.content)
+            return
         payload = reply.body if reply.body is not None else self.envelope(scope["path"], reply)
         extra = [(name.encode(), value.encode()) for name, value in reply.headers.items()]
         await send(
@@ -69,6 +75,24 @@ class FakeProvider:
             }
         )
         await send({"type": "http.response.body", "body": msgspec.json.encode(payload)})
+
+    @staticmethod
+    async def stream(send: Any, content: str) -> None:
+        """Answer as OpenAI-compatible servers stream: a chunk of a few characters at a time, each a
+        server-sent event, then the finish reason and `[DONE]`."""
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        pieces = [content[start : start + 4] for start in range(0, len(content), 4)]
+        chunks = [{"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]} for piece in pieces]
+        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        for chunk in chunks:
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"data: " + msgspec.json.encode(chunk) + b"\n\n",
+                    "more_body": True,
+                }
+            )
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
 
     @property
     def url(self) -> str:

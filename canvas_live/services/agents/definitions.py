@@ -37,6 +37,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 Output = Literal["json", "markdown"]
 
+MAX_TOKENS_LIMIT = 32768
+
 
 class DefinitionError(ValueError):
     """An agent file that cannot be used, with the reason."""
@@ -52,6 +54,13 @@ class AgentDefinition:
     prompt: str
     model: str | None = None
     source: str = ""
+    token_limit: int | None = None
+    """The front matter's `max_tokens`, where a file sets one."""
+
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens a model may answer this agent with: the file's own limit, else its output type's."""
+        return self.token_limit or self.schema.max_tokens
 
     @property
     def schema(self) -> AgentSchema:
@@ -85,6 +94,9 @@ def parse_definition(text: str, source: str = "") -> AgentDefinition:
     if name in BUILTIN_SCHEMAS and output != ("markdown" if name in EXPLANATION_STYLES else "json"):
         raise DefinitionError(f"`output` of the built-in agent {name!r} cannot change")
     model = meta.get("model")
+    token_limit = meta.get("max_tokens")
+    if token_limit is not None and (type(token_limit) is not int or not 16 <= token_limit <= MAX_TOKENS_LIMIT):
+        raise DefinitionError(f"`max_tokens` must be a whole number from 16 to {MAX_TOKENS_LIMIT}")
     prompt = match["body"].strip()
     if not prompt:
         raise DefinitionError("the prompt (the body after the front matter) is empty")
@@ -95,6 +107,7 @@ def parse_definition(text: str, source: str = "") -> AgentDefinition:
         prompt=prompt,
         model=str(model) if model else None,
         source=source,
+        token_limit=token_limit,
     )
 
 

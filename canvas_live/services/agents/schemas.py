@@ -118,28 +118,60 @@ class ExplainInput(msgspec.Struct, forbid_unknown_fields=True):
 
 @dataclass(frozen=True, slots=True)
 class AgentSchema:
-    """What an agent accepts and, for a JSON agent, what it must answer."""
+    """What an agent accepts, what it must answer, and how many tokens that answer may take.
+
+    `max_tokens` is sized for the output type: room for the longest answer that fits it, so that a
+    model that keeps going (small local models repeat themselves) is stopped, and told so, long
+    before a call's time limit.
+    """
 
     input: Any
     output: Any
+    max_tokens: int
 
     def output_schema(self) -> dict[str, Any]:
-        """The JSON Schema of the output, written into the prompt of a JSON agent."""
-        return msgspec.json.schema(self.output)
+        """The JSON Schema of the output, written into the prompt of a JSON agent and sent to engines
+        that enforce it: self-contained, every `$ref` replaced by its definition, since some engines
+        (llama-cpp-python's grammar builder) cannot follow `$defs` and silently enforce nothing."""
+        return inline_refs(msgspec.json.schema(self.output))
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each `{"$ref": "#/$defs/X"}` replaced by the definition of X, and no `$defs`.
+
+    The output types are not recursive; a recursive one would have no finite inline form, so it is
+    a programming error (ValueError)."""
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [inline(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen:
+                raise ValueError(f"the output type {name} is recursive")
+            return inline(definitions[name], (*seen, name))
+        return {key: inline(value, seen) for key, value in node.items() if key != "$defs"}
+
+    result: dict[str, Any] = inline(schema, ())
+    return result
 
 
 EXPLANATION_STYLES = ("oral", "clarification", "comparison", "memory-anchor", "four-level", "example")
 
 BUILTIN_SCHEMAS: dict[str, AgentSchema] = {
-    "basic-decomposition": AgentSchema(DecompositionInput, DecompositionOutput),
-    "deep-decomposition": AgentSchema(DeepDecompositionInput, DecompositionOutput),
-    "scoring": AgentSchema(ScoringInput, ScoringOutput),
-    "verification-question": AgentSchema(VerificationInput, VerificationOutput),
-    **{style: AgentSchema(ExplainInput, Text) for style in EXPLANATION_STYLES},
+    "basic-decomposition": AgentSchema(DecompositionInput, DecompositionOutput, 1024),
+    "deep-decomposition": AgentSchema(DeepDecompositionInput, DecompositionOutput, 1024),
+    "scoring": AgentSchema(ScoringInput, ScoringOutput, 512),
+    "verification-question": AgentSchema(VerificationInput, VerificationOutput, 1536),
+    **{style: AgentSchema(ExplainInput, Text, 1024) for style in EXPLANATION_STYLES},
 }
 
-USER_JSON = AgentSchema(dict[str, Any], dict[str, Any] | list[Any])
+USER_JSON = AgentSchema(dict[str, Any], dict[str, Any] | list[Any], 2048)
 """A user-defined JSON agent: any object in, any JSON object or array out."""
 
-USER_MARKDOWN = AgentSchema(dict[str, Any], Text)
+USER_MARKDOWN = AgentSchema(dict[str, Any], Text, 2048)
 """A user-defined Markdown agent: any object in, non-empty text out."""

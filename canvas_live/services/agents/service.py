@@ -9,6 +9,11 @@
 - The backend's circuit breaker sees every attempt; its changes go out on the `agents` topic.
 - A call has a deadline (its own `timeout`, else the default) over all its attempts, and each
   attempt has its own timeout. Cancelling the caller cancels the attempt, which stops the backend.
+- An answer that does not fit the agent's output type gets one repair turn within the same attempt
+  (the model is shown its answer and what was wrong); a second misfit fails the call with
+  `reason` "invalid_output" (or "length" when the model was cut off at `max_tokens`).
+- A streaming backend's token count is passed on while the call runs, at most `PROGRESS_RATE`
+  times a second, so a learner waiting on a slow local model sees it move.
 """
 
 from __future__ import annotations
@@ -27,12 +32,18 @@ from tenacity.wait import wait_random_exponential
 from canvas_live.protocol.errors import ErrorCode, ErrorInfo, RpcError
 from canvas_live.services.agents.backends import Backend
 from canvas_live.services.agents.breaker import CircuitBreaker
-from canvas_live.services.agents.calls import AgentRequest, AgentResult
+from canvas_live.services.agents.calls import AgentRequest, AgentResult, Completion
 from canvas_live.services.agents.definitions import AgentCatalog, AgentDefinition
 from canvas_live.services.agents.errors import AgentError, Category
 from canvas_live.services.hub import Hub
 
 log = logging.getLogger("canvas_live.agents")
+
+PROGRESS_RATE = 4
+"""Token counts passed on per call and second, at most: the latest count wins."""
+
+TokensSeen = Callable[[int], None]
+"""Told a running call's token count (throttled to `PROGRESS_RATE` a second)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +77,8 @@ class AgentServiceConfig:
     """Limits and policies of the AgentService."""
 
     max_concurrent: int = 12
-    call_timeout: float = 120.0
-    attempt_timeout: float = 60.0
+    call_timeout: float = 600.0
+    attempt_timeout: float = 300.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker_threshold: int = 5
     breaker_reset: float = 60.0
@@ -94,6 +105,8 @@ class AgentStats(msgspec.Struct):
     failed: int
     retries: int
     circuit: str
+    output_mode: str
+    """How JSON agents get structured output now (see `Backend.output_mode`)."""
 
 
 class _Attempts:
@@ -103,6 +116,30 @@ class _Attempts:
 
     def __init__(self) -> None:
         self.count = 0
+
+
+class _Throttled:
+    """A call's token counts, passed on at most `PROGRESS_RATE` times a second; counts keep rising
+    across the repair turn and a retry's new attempt, so a watcher never sees them go back."""
+
+    __slots__ = ("base", "last", "seen", "sink")
+
+    def __init__(self, sink: TokensSeen) -> None:
+        self.sink = sink
+        self.base = 0
+        self.seen = 0
+        self.last = 0.0
+
+    def __call__(self, count: int) -> None:
+        self.seen = self.base + count
+        now = time.monotonic()
+        if now - self.last >= 1 / PROGRESS_RATE:
+            self.last = now
+            self.sink(self.seen)
+
+    def next_answer(self) -> None:
+        """A new answer begins: its tokens count on from the last one's."""
+        self.base = self.seen
 
 
 class Slots(Protocol):
@@ -163,11 +200,15 @@ class AgentService:
         self,
         requests: Sequence[tuple[AgentRequest, str | None]],
         on_result: Callable[[AgentResult], None] | None = None,
+        on_tokens: Callable[[AgentRequest, str | None, int], None] | None = None,
     ) -> list[AgentResult]:
-        """Run calls concurrently (each still waits for a slot); one failure never sinks the others."""
+        """Run calls concurrently (each still waits for a slot); one failure never sinks the others.
+
+        `on_result` hears of each call as it ends; `on_tokens` of each running call's token count."""
 
         async def one(request: AgentRequest, key: str | None) -> AgentResult:
-            result = await self.run(request, key=key)
+            tokens = None if on_tokens is None else (lambda count: on_tokens(request, key, count))
+            result = await self.run(request, key=key, on_tokens=tokens)
             if on_result is not None:
                 on_result(result)
             return result
@@ -180,16 +221,24 @@ class AgentService:
             results.append(outcome)
         return results
 
-    async def run(self, request: AgentRequest, *, timeout: float | None = None, key: str | None = None) -> AgentResult:
+    async def run(
+        self,
+        request: AgentRequest,
+        *,
+        timeout: float | None = None,
+        key: str | None = None,
+        on_tokens: TokensSeen | None = None,
+    ) -> AgentResult:
         """One call with retries under its deadline; its failure is returned in the result, not raised."""
         deadline = timeout if timeout is not None else self.config.call_timeout
         attempts = _Attempts()
+        meter = _Throttled(on_tokens) if on_tokens is not None else None
         started = time.perf_counter()
         self._total += 1
         error: AgentError
         try:
             async with asyncio.timeout(deadline):
-                output: Any = await self.config.retry.retrying()(self._attempt, request, attempts)
+                output: Any = await self.config.retry.retrying()(self._attempt, request, attempts, meter)
         except AgentError as exc:
             error = exc
         except TimeoutError:
@@ -207,7 +256,8 @@ class AgentService:
         info = ErrorInfo(int(error.code), error.code.name, error.message, error.category.value, error.data or None)
         return AgentResult(request.definition.name, False, attempts.count, _ms_since(started), key, error=info)
 
-    async def _attempt(self, request: AgentRequest, attempts: _Attempts) -> Any:
+    async def _attempt(self, request: AgentRequest, attempts: _Attempts, meter: _Throttled | None) -> Any:
+        """One attempt in one slot: the answer, and a repair turn if the answer does not fit."""
         attempts.count += 1
         self._queued += 1
         try:
@@ -219,19 +269,32 @@ class AgentService:
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
             try:
-                text = await self._complete(request)
+                return await self._answer(request, meter)
             finally:
                 self._in_flight -= 1
         finally:
             self._slots.release()
-        return request.parse_output(text)
 
-    async def _complete(self, request: AgentRequest) -> str:
+    async def _answer(self, request: AgentRequest, meter: _Throttled | None) -> Any:
+        """The checked output; after a misfit, the model is asked once more with what was wrong."""
+        completion = await self._complete(request, meter)
+        try:
+            return request.parse_output(completion)
+        except AgentError as misfit:
+            problem = misfit.data.get("problem")
+            if problem is None:
+                raise
+        repair = request.repaired(completion.text, problem)
+        return repair.parse_output(await self._complete(repair, meter))
+
+    async def _complete(self, request: AgentRequest, meter: _Throttled | None) -> Completion:
         """One backend request under the attempt timeout, its outcome reported to the breaker."""
         limit = self.config.attempt_timeout
+        if meter is not None:
+            meter.next_answer()
         try:
             async with asyncio.timeout(limit):
-                text = await self.backend.complete(request)
+                completion = await self.backend.complete(request, meter)
         except TimeoutError:
             self.breaker.record_failure()
             raise AgentError(
@@ -253,7 +316,7 @@ class AgentService:
             log.exception("the %s backend failed unexpectedly", self.backend.name)
             raise AgentError(Category.NON_RETRYABLE, f"the {self.backend.name} backend failed unexpectedly") from None
         self.breaker.record_success()
-        return text
+        return completion
 
     def _circuit_changed(self, breaker: CircuitBreaker) -> None:
         fields: dict[str, Any] = {"backend": breaker.backend, "state": breaker.state.value}
@@ -274,6 +337,7 @@ class AgentService:
             failed=self._failed,
             retries=self._retries,
             circuit=self.breaker.state.value,
+            output_mode=self.backend.output_mode,
         )
 
     async def close(self) -> None:

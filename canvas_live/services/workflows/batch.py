@@ -55,7 +55,8 @@ def batch_kind(agents: AgentService) -> TaskKind[BatchParams]:
             (agents.prepare(call.agent, call.input, f"calls[{index}].input"), call.key)
             for index, call in enumerate(params.calls)
         ]
-        results = await agents.call_agents_batch(requests, ResultReporter(ctx, len(requests)))
+        report = ResultReporter(ctx, len(requests), key_field="key")
+        results = await agents.call_agents_batch(requests, report, report.tokens)
         succeeded = sum(result.ok for result in results)
         return {"results": results, "succeeded": succeeded, "failed": len(requests) - succeeded}
 

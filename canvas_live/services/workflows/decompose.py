@@ -133,7 +133,8 @@ def decompose_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[De
         view = await canvases.read(params.canvas)
         plan = plan_decompose(view.document, canvases.palette, params.node_id, params.depth)
         report = ResultReporter(ctx, 1, f"{plan.agent} on {plan.node_id}")
-        result = await agents.run(agents.prepare(plan.agent, plan.input), key=plan.node_id)
+        request = agents.prepare(plan.agent, plan.input)
+        result = await agents.run(request, key=plan.node_id, on_tokens=report.tokens_of(request, plan.node_id))
         report(result)
         if result.error is not None:
             raise failure(result)

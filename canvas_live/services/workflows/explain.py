@@ -118,7 +118,8 @@ def explain_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[Expl
         view = await canvases.read(params.canvas)
         value = plan_explain(view.document, canvases.palette, node_id, style)
         report = ResultReporter(ctx, 1, f"{style} explanation of {node_id}")
-        result = await agents.run(agents.prepare(style, value), key=node_id)
+        request = agents.prepare(style, value)
+        result = await agents.run(request, key=node_id, on_tokens=report.tokens_of(request, node_id))
         report(result)
         if result.error is not None:
             raise failure(result)

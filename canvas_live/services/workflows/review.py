@@ -296,7 +296,8 @@ def review_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[Revie
         targets = select_targets(source.document, canvases.palette, params.node_ids, params.colors)
         agent = "verification-question"
         requests = [(agents.prepare(agent, target.agent_input()), target.node_id) for target in targets]
-        results = await agents.call_agents_batch(requests, ResultReporter(ctx, len(targets), "asking for questions"))
+        report = ResultReporter(ctx, len(targets), "asking for questions")
+        results = await agents.call_agents_batch(requests, report, report.tokens)
         when = datetime.now()
         nodes, edges, count, groups, failed = build_review(source.name, targets, results, canvases.palette, when)
         if not count:

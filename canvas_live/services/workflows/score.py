@@ -180,9 +180,9 @@ def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[ScoreP
     async def run(ctx: TaskContext, params: ScoreParams) -> ScoreResult:
         view = await canvases.read(params.canvas)
         answers, unscorable = plan_score(view.document, canvases.palette, params.node_ids)
+        report = ResultReporter(ctx, len(answers), "scoring")
         results = await agents.call_agents_batch(
-            [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers],
-            ResultReporter(ctx, len(answers), "scoring"),
+            [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers], report, report.tokens
         )
         scored, failed = [], []
         for answer, result in zip(answers, results, strict=True):

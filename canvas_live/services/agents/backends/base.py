@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from canvas_live.services.agents.calls import AgentRequest
+from canvas_live.services.agents.calls import AgentRequest, Completion
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +22,24 @@ class BackendConfig:
     max_connections: int = 12
 
 
+TokenSink = Callable[[int], None]
+"""Told the running count of tokens a model has answered so far, as they arrive."""
+
+
 class Backend(Protocol):
     """One way of running an agent."""
 
     name: str
 
-    async def complete(self, request: AgentRequest) -> str:
-        """The model's answer to `request`, as text; raise `AgentError` when it fails."""
+    @property
+    def output_mode(self) -> str:
+        """How JSON agents get structured output from this backend now (`server.info` shows it):
+        `json_schema`, `json_object` (with the schema), `prompt` (the schema in the prompt only),
+        or `offline`."""
+
+    async def complete(self, request: AgentRequest, on_tokens: TokenSink | None = None) -> Completion:
+        """The model's answer to `request`; raise `AgentError` when it fails. A backend that streams
+        tells `on_tokens` how many tokens have come so far."""
 
     async def close(self) -> None:
         """Release connections; called once at shutdown."""

@@ -13,7 +13,8 @@ import os
 import shlex
 import signal
 
-from canvas_live.services.agents.calls import AgentRequest
+from canvas_live.services.agents.backends.base import TokenSink
+from canvas_live.services.agents.calls import AgentRequest, Completion
 from canvas_live.services.agents.errors import AgentError, Category, unavailable
 
 STDERR_TAIL = 300
@@ -23,12 +24,16 @@ class CommandBackend:
     """Runs one process per attempt."""
 
     name = "command"
+    output_mode = "prompt"
+    """A command has no structured-output switch: the schema is in the prompt it reads."""
 
     def __init__(self, command: str | None) -> None:
         self.argv = shlex.split(command) if command else []
 
-    async def complete(self, request: AgentRequest) -> str:
-        """Write the prompt to the command's stdin and return its stdout; a failing exit is NON_RETRYABLE."""
+    async def complete(self, request: AgentRequest, on_tokens: TokenSink | None = None) -> Completion:
+        """Write the prompt to the command's stdin and return its stdout; a failing exit is NON_RETRYABLE.
+
+        Its output arrives whole at the exit, so there is nothing to count while it runs."""
         if not self.argv:
             raise unavailable('the command backend needs --agent-command (e.g. "claude -p")')
         try:
@@ -55,7 +60,7 @@ class CommandBackend:
                 f"agent command exited with status {process.returncode}" + (f": {tail}" if tail else ""),
                 exit_status=process.returncode,
             )
-        return stdout.decode("utf-8", "replace")
+        return Completion(stdout.decode("utf-8", "replace"))
 
     async def close(self) -> None:
         """Nothing to release: every process is waited for by its own call."""

@@ -16,17 +16,27 @@ from difflib import SequenceMatcher
 from typing import Any
 
 import httpx
+import msgspec
 
 from canvas_live.protocol.errors import ErrorCode
-from canvas_live.services.agents.backends.base import BackendConfig
-from canvas_live.services.agents.calls import AgentRequest
+from canvas_live.services.agents.backends.base import BackendConfig, TokenSink
+from canvas_live.services.agents.calls import AgentRequest, Completion
 from canvas_live.services.agents.errors import AgentError, Category, classify_status, unavailable
 
-MAX_TOKENS = 4096
+log = logging.getLogger("canvas_live.agents")
+
+
+class _Refused(Exception):
+    """The server refused the request's `response_format`: a capability answer, not a failure."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 class _HttpBackend(ABC):
-    """What both providers share: the client, the key, the status classification."""
+    """What both providers share: the client, the key, the exchange and its error classification."""
 
     name = ""
     default_url = ""
@@ -47,6 +57,11 @@ class _HttpBackend(ABC):
             ),
         )
 
+    @property
+    def output_mode(self) -> str:
+        """The schema is in the prompt; a provider with a structured-output switch says otherwise."""
+        return "prompt"
+
     @abstractmethod
     def headers(self, key: str | None) -> dict[str, str]:
         """The provider's request headers."""
@@ -56,29 +71,52 @@ class _HttpBackend(ABC):
         """The provider's request body."""
 
     @abstractmethod
-    def answer(self, payload: Any) -> str:
-        """The text of the provider's response body."""
+    def answer(self, payload: Any) -> Completion:
+        """The answer in a whole (not streamed) response body."""
 
-    async def complete(self, request: AgentRequest) -> str:
-        """POST the request; classify transport errors and HTTP status; return the answer's text."""
+    async def read_stream(self, response: httpx.Response, on_tokens: TokenSink | None) -> Completion:
+        """The answer of a streamed response (server-sent events), read as it comes."""
+        raise TypeError(f"the {self.name} backend does not stream")
+
+    def refused(self, response: httpx.Response, body: dict[str, Any]) -> bool:
+        """Whether an error response refuses the request's structured-output format (see OpenAIBackend)."""
+        return False
+
+    def check_key(self) -> None:
+        """`UNAVAILABLE` when the provider needs a key and the environment has none."""
         if self.key_required and self._key is None:
             raise unavailable(f"the {self.name} backend needs an API key in the environment variable {self.key_env}")
-        model = request.definition.model or self.model
+
+    async def complete(self, request: AgentRequest, on_tokens: TokenSink | None = None) -> Completion:
+        """Send the request and return the answer."""
+        self.check_key()
+        return await self.send(self.body(request, request.definition.model or self.model), on_tokens)
+
+    async def send(self, body: dict[str, Any], on_tokens: TokenSink | None) -> Completion:
+        """POST `body`; classify transport errors and HTTP status; read the answer, streamed or whole.
+
+        Cancelling this closes the response, and with it the connection: a streaming engine sees
+        the client go and stops generating.
+        """
         try:
-            response = await self._client.post(
-                self.path, json=self.body(request, model), headers=self.headers(self._key)
-            )
+            async with self._client.stream("POST", self.path, json=body, headers=self.headers(self._key)) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    if self.refused(response, body):
+                        detail = " ".join(_provider_message(response).split())
+                        raise _Refused(response.status_code, _cut(redact(detail, self._key)))
+                    raise self._status_error(response)
+                if response.headers.get("content-type", "").startswith("text/event-stream"):
+                    return await self.read_stream(response, on_tokens)
+                await response.aread()
+                return self.answer(response.json())
         except httpx.TimeoutException:
             raise AgentError(Category.RETRYABLE, f"the {self.name} backend timed out", ErrorCode.TIMEOUT) from None
         except httpx.TransportError as exc:
             raise AgentError(
-                Category.RETRYABLE, f"cannot reach the {self.name} backend: {type(exc).__name__}"
+                Category.RETRYABLE, f"lost the connection to the {self.name} backend: {type(exc).__name__}"
             ) from None
-        if response.status_code >= 400:
-            raise self._status_error(response)
-        try:
-            return self.answer(response.json())
-        except (ValueError, LookupError, TypeError):
+        except (ValueError, LookupError, TypeError, msgspec.DecodeError):
             raise AgentError(
                 Category.NON_RETRYABLE, f"the {self.name} backend answered in an unexpected format"
             ) from None
@@ -113,8 +151,6 @@ def _cut(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-log = logging.getLogger("canvas_live.agents")
-
 _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _RUN = re.compile(r"[A-Za-z0-9_\-.+/=:]{4,}")
 
@@ -145,8 +181,46 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
+MODES = ("json_schema", "json_object", "prompt")
+"""Structured-output modes, strongest first: the schema enforced by name (OpenAI, vLLM, Ollama,
+llama.cpp's llama-server), JSON mode with a `schema` member (llama-cpp-python's server turns it into
+a grammar), and plain text with the schema in the prompt only (every server takes that)."""
+
+_FORMAT_WORDS = ("response_format", *MODES[:2])
+
+ENUMERATED_RANGE = 1000
+"""Integer ranges up to this many values are spelt out for grammar engines (see `grammar_schema`)."""
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` with each bounded integer range written as the enum of its values: the same set of
+    answers, in a form llama-cpp-python's grammar builder enforces (it ignores `minimum` and
+    `maximum`, so a small model's 67 out of 25 would pass the grammar and fail validation)."""
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    low, high = schema.get("minimum"), schema.get("maximum")
+    bounded = schema.get("type") == "integer" and isinstance(low, int) and isinstance(high, int)
+    if bounded and 0 <= high - low < ENUMERATED_RANGE:
+        rest = {key: value for key, value in schema.items() if key not in ("minimum", "maximum")}
+        return {**rest, "enum": list(range(low, high + 1))}
+    return {key: grammar_schema(value) for key, value in schema.items()}
+
+
+_STREAM_CHUNK = msgspec.json.Decoder()
+
+
 class OpenAIBackend(_HttpBackend):
-    """OpenAI's chat completions, or any server that speaks them (Ollama, vLLM, llama.cpp, LM Studio)."""
+    """OpenAI's chat completions, or any server that speaks them (Ollama, vLLM, llama.cpp, LM Studio).
+
+    Answers are streamed (`stream: true`), so a running call's tokens can be counted as they come
+    and a cancelled call closes the stream. Structured output is negotiated per model: each model
+    starts with the strongest mode; a refusal of `response_format` moves it to the next one for the
+    rest of the process, and the request is sent again at once. Servers refuse with many statuses
+    (llama-cpp-python answers HTTP 500), so a refusal is recognised by its body naming the format:
+    it is a capability answer, never retried as a failure nor counted by the circuit breaker.
+    """
 
     name = "openai"
     default_url = "https://api.openai.com/v1"
@@ -154,55 +228,103 @@ class OpenAIBackend(_HttpBackend):
     default_model = "gpt-4o-mini"
     path = "/chat/completions"
 
-    structured = True
-    """Whether the server takes `response_format: json_schema`; set false at its first refusal."""
+    def __init__(self, config: BackendConfig) -> None:
+        super().__init__(config)
+        self._modes: dict[str, str] = {}
+
+    @property
+    def output_mode(self) -> str:
+        """The mode JSON agents get with the configured model now."""
+        return self.mode(self.model)
+
+    def mode(self, model: str) -> str:
+        """The strongest mode `model` has not refused."""
+        return self._modes.get(model, MODES[0])
 
     def headers(self, key: str | None) -> dict[str, str]:
         """Bearer auth when a key is set; local servers usually need none."""
         return {"authorization": f"Bearer {key}"} if key else {}
 
     def body(self, request: AgentRequest, model: str) -> dict[str, Any]:
-        """System prompt and input as two chat messages; a JSON agent asks for structured output.
-
-        With the agent's JSON Schema (`json_schema`) where the server supports it, else plain JSON
-        mode (`json_object`): OpenAI, vLLM and llama.cpp take the first, some Ollama versions only
-        the second.
-        """
+        """The chat, streamed, with the agent's token limit; a JSON agent asks for structured output
+        in the mode `model` takes (the schema is in the system prompt in every mode)."""
         body: dict[str, Any] = {
             "model": model,
-            "messages": [
-                {"role": "system", "content": request.system_prompt()},
-                {"role": "user", "content": request.user_message()},
-            ],
+            "messages": request.messages(),
+            "max_tokens": request.max_tokens,
+            "stream": True,
         }
-        if request.definition.output == "json":
-            schema = {"name": _SCHEMA_NAME.sub("_", request.definition.name)[:64], "schema": request.schema()}
-            structured = {"type": "json_schema", "json_schema": schema}
-            body["response_format"] = structured if self.structured else {"type": "json_object"}
+        mode = self.mode(model)
+        if request.definition.output == "json" and mode != "prompt":
+            schema = request.schema()
+            if mode == "json_schema":
+                named = {"name": _SCHEMA_NAME.sub("_", request.definition.name)[:64], "schema": schema}
+                body["response_format"] = {"type": "json_schema", "json_schema": named}
+            else:
+                body["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
         return body
 
-    async def complete(self, request: AgentRequest) -> str:
-        """As for any HTTP backend; a server that refuses `json_schema` is asked again in JSON mode."""
-        try:
-            return await super().complete(request)
-        except AgentError as exc:
-            refused = exc.data.get("status") in (400, 422) and "response_format" in exc.message.lower()
-            if not (refused and self.structured and request.definition.output == "json"):
-                raise
-        self.structured = False
-        log.info("the %s backend refused response_format json_schema: using JSON mode from now on", self.name)
-        return await super().complete(request)
+    def refused(self, response: httpx.Response, body: dict[str, Any]) -> bool:
+        """An error about the request's `response_format`: its body names it or the mode. Auth and
+        rate-limit answers are never refusals, whatever they say."""
+        if "response_format" not in body or response.status_code in (401, 403, 408, 429):
+            return False
+        text = response.text.lower()
+        return any(word in text for word in _FORMAT_WORDS)
 
-    def answer(self, payload: Any) -> str:
-        """`choices[0].message.content`."""
-        content = payload["choices"][0]["message"]["content"]
+    async def complete(self, request: AgentRequest, on_tokens: TokenSink | None = None) -> Completion:
+        """Send the request in the strongest mode the model takes, stepping down at each refusal."""
+        self.check_key()
+        model = request.definition.model or self.model
+        while True:
+            mode = self.mode(model)
+            try:
+                return await self.send(self.body(request, model), on_tokens)
+            except _Refused as refusal:
+                if self.mode(model) == mode:  # a concurrent call may have stepped down already
+                    self._modes[model] = MODES[MODES.index(mode) + 1]
+                    log.warning(
+                        "the %s backend refused response_format %s for model %s (HTTP %d: %s): using %s from now on",
+                        self.name, mode, model, refusal.status, refusal.detail, self._modes[model],
+                    )  # fmt: skip
+
+    async def read_stream(self, response: httpx.Response, on_tokens: TokenSink | None) -> Completion:
+        """The streamed chunks' content joined; each chunk with content is one token (engines send one
+        token a chunk). A stream that ends without a finish reason was cut off: RETRYABLE."""
+        parts: list[str] = []
+        finish: str | None = None
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = _STREAM_CHUNK.decode(data)
+            if "error" in chunk:
+                detail = _cut(redact(str(chunk["error"].get("message", chunk["error"])), self._key))
+                raise AgentError(Category.RETRYABLE, f"the {self.name} backend failed while answering: {detail}")
+            for choice in chunk.get("choices") or ():
+                content = (choice.get("delta") or {}).get("content")
+                if content:
+                    parts.append(content)
+                    if on_tokens is not None:
+                        on_tokens(len(parts))
+                finish = choice.get("finish_reason") or finish
+        if finish is None:
+            raise AgentError(Category.RETRYABLE, f"the {self.name} backend's answer stopped before its end")
+        return Completion("".join(parts), truncated=finish == "length")
+
+    def answer(self, payload: Any) -> Completion:
+        """`choices[0].message.content`, from a server that answered without streaming."""
+        choice = payload["choices"][0]
+        content = choice["message"]["content"]
         if not isinstance(content, str):
             raise TypeError("content is not text")
-        return content
+        return Completion(content, truncated=choice.get("finish_reason") == "length")
 
 
 class AnthropicBackend(_HttpBackend):
-    """Anthropic's Messages API."""
+    """Anthropic's Messages API (not streamed: its answer arrives whole)."""
 
     name = "anthropic"
     default_url = "https://api.anthropic.com/v1"
@@ -217,17 +339,13 @@ class AnthropicBackend(_HttpBackend):
         return {"x-api-key": key or "", "anthropic-version": self.version}
 
     def body(self, request: AgentRequest, model: str) -> dict[str, Any]:
-        """The system prompt as `system`, the input as the one user message."""
-        return {
-            "model": model,
-            "max_tokens": MAX_TOKENS,
-            "system": request.system_prompt(),
-            "messages": [{"role": "user", "content": request.user_message()}],
-        }
+        """The system prompt as `system`, the rest of the chat as `messages`."""
+        system, *messages = request.messages()
+        return {"model": model, "max_tokens": request.max_tokens, "system": system["content"], "messages": messages}
 
-    def answer(self, payload: Any) -> str:
+    def answer(self, payload: Any) -> Completion:
         """The text blocks of `content`, joined."""
         texts = [block["text"] for block in payload["content"] if block.get("type") == "text"]
         if not texts:
             raise LookupError("no text block")
-        return "".join(texts)
+        return Completion("".join(texts), truncated=payload.get("stop_reason") == "max_tokens")

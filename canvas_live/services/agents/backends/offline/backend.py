@@ -10,8 +10,9 @@ import asyncio
 
 import msgspec
 
+from canvas_live.services.agents.backends.base import TokenSink
 from canvas_live.services.agents.backends.offline.heuristics import HEURISTICS
-from canvas_live.services.agents.calls import AgentRequest
+from canvas_live.services.agents.calls import AgentRequest, Completion
 from canvas_live.services.agents.errors import unavailable
 
 
@@ -19,11 +20,12 @@ class OfflineBackend:
     """Answers the built-in agents from the input text alone."""
 
     name = "offline"
+    output_mode = "offline"
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
 
-    async def complete(self, request: AgentRequest) -> str:
+    async def complete(self, request: AgentRequest, on_tokens: TokenSink | None = None) -> Completion:
         """Run the agent's heuristic after the configured latency; other agents are UNAVAILABLE."""
         heuristic = HEURISTICS.get(request.definition.name)
         if heuristic is None:
@@ -34,7 +36,7 @@ class OfflineBackend:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         output = await asyncio.to_thread(heuristic, request.input)  # jieba may load its dictionary first
-        return output if isinstance(output, str) else msgspec.json.encode(output).decode()
+        return Completion(output if isinstance(output, str) else msgspec.json.encode(output).decode())
 
     async def close(self) -> None:
         """Nothing to release."""
