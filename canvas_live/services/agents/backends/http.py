@@ -201,8 +201,8 @@ def grammar_schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     low, high = schema.get("minimum"), schema.get("maximum")
-    bounded = schema.get("type") == "integer" and isinstance(low, int) and isinstance(high, int)
-    if bounded and 0 <= high - low < ENUMERATED_RANGE:
+    integer = schema.get("type") == "integer"
+    if integer and isinstance(low, int) and isinstance(high, int) and 0 <= high - low < ENUMERATED_RANGE:
         rest = {key: value for key, value in schema.items() if key not in ("minimum", "maximum")}
         return {**rest, "enum": list(range(low, high + 1))}
     return {key: grammar_schema(value) for key, value in schema.items()}
