@@ -78,9 +78,10 @@ obsidian-plugin: $(NODE_STAMP)
 	npm run --silent build:obsidian
 
 # The wire-level tests run twice: against one process, then each against one process of a pair on
-# one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS and scale-out tests once.
+# one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS, scale-out and real-engine tests once.
 PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser_dashboard.py \
-	--ignore=tests/test_js_client.py --ignore=tests/test_obsidian_plugin.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py
+	--ignore=tests/test_js_client.py --ignore=tests/test_obsidian_plugin.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py \
+	--ignore=tests/test_real_engine.py
 
 test: lint suite
 

@@ -1,4 +1,5 @@
-"""Fixtures: the real server on a free port, clients of it, a fake model provider, a browser.
+"""Fixtures: the real server on a free port, clients of it, a real model engine, a fake model provider
+for the faults, a browser.
 
 Helpers live in `tests/support/`; this file only wires them into fixtures.
 """
@@ -17,6 +18,7 @@ import pytest
 from canvas_live.server.settings import Settings
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, BrowserPage, require_chromium
 from tests.support.client import Client, open_client
+from tests.support.engine import Engine
 from tests.support.provider import FakeProvider
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer, SamePortServer
@@ -100,6 +102,14 @@ async def http(live: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the default server."""
     async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The real inference engine, once per test process (skipped, or failed under CI, where it is missing)."""
+    started = Engine(tmp_path_factory.mktemp("engine")).start()
+    yield started
+    started.kill()
 
 
 @pytest.fixture

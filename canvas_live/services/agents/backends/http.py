@@ -310,8 +310,12 @@ class OpenAIBackend(_HttpBackend):
                     if on_tokens is not None:
                         on_tokens(len(parts))
                 finish = choice.get("finish_reason") or finish
-        if finish is None:
-            raise AgentError(Category.RETRYABLE, f"the {self.name} backend's answer stopped before its end")
+        if finish is None:  # llama-cpp-python's server ends a stream so when another request arrives
+            raise AgentError(
+                Category.RETRYABLE,
+                f"the {self.name} backend ended its answer early, without a finish reason: an engine that "
+                "serves fewer requests at once than --max-concurrent-agents interrupts one for another",
+            )
         return Completion("".join(parts), truncated=finish == "length")
 
     def answer(self, payload: Any) -> Completion:

