@@ -1,8 +1,10 @@
-"""One version number for everything canvas-live releases, and the files a release is made of.
+"""One version number for everything canvas-live releases, and the Obsidian plugin's release.
 
 The version lives in `canvas_live/__init__.py` (setuptools reads it from there); the npm client's
 package.json, the Obsidian plugin's manifest.json, `canvas-live --version`, the newest entry of
-CHANGELOG.md and the examples in the docs follow it by hand, and these tests fail when one does not.
+CHANGELOG.md, versions.json and the examples in the docs follow it by hand, and these tests fail
+when one does not. The plugin's release (`make obsidian-release`) must hand Obsidian the very files
+`canvas-live obsidian-install` copies.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+import pytest
 
 import canvas_live
 from canvas_live.server.dashboard import WEB_DIR
-from canvas_live.server.obsidian import plugin_source
+from canvas_live.server.obsidian import PLUGIN_FILES, install, plugin_source
+from tools.obsidian_release import ReleaseError, release
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = canvas_live.__version__
@@ -24,6 +30,7 @@ VERSION = canvas_live.__version__
 SHOWN_VERSIONS = {
     "server.hello": r'"name":"canvas-live","version":"([^"]+)"',
     "npm tarball": r"canvas-live-client-([0-9][^/\s]*)\.tgz",
+    "plugin zip": r"canvas-live-([0-9][^/\s]*)\.zip",
 }
 
 
@@ -31,10 +38,23 @@ def test_the_version_is_a_release_number() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", VERSION), VERSION
 
 
+def read_json(path: Path) -> dict[str, str]:
+    """A JSON object of strings, as package.json, manifest.json and versions.json are at their top."""
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 def test_the_npm_client_and_the_obsidian_plugin_carry_the_servers_version() -> None:
-    package = json.loads((WEB_DIR / "package.json").read_text(encoding="utf-8"))
-    manifest = json.loads((plugin_source() / "manifest.json").read_text(encoding="utf-8"))
+    package = read_json(WEB_DIR / "package.json")
+    manifest = read_json(plugin_source() / "manifest.json")
     assert (package["version"], manifest["version"]) == (VERSION, VERSION)
+
+
+def test_versions_json_maps_each_plugin_version_to_the_obsidian_it_needs() -> None:
+    """Obsidian reads versions.json from the repository's root; an older app takes the newest version it can run."""
+    versions = read_json(ROOT / "versions.json")
+    assert versions[VERSION] == read_json(plugin_source() / "manifest.json")["minAppVersion"]
+    for plugin, app in versions.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", plugin) and re.fullmatch(r"\d+\.\d+\.\d+", app), (plugin, app)
 
 
 def test_the_command_line_reports_the_version() -> None:
@@ -58,3 +78,36 @@ def test_the_docs_show_the_current_version() -> None:
     for what, pattern in SHOWN_VERSIONS.items():
         shown = set(re.findall(pattern, text))
         assert shown == {VERSION}, f"the docs show the {what} of version {shown}, not {VERSION}"
+
+
+def test_the_obsidian_release_is_what_obsidian_install_copies(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    out.mkdir()
+    (out / "canvas-live-0.0.1.zip").write_bytes(b"an earlier release")
+    made = subprocess.run(
+        [sys.executable, "-m", "tools.obsidian_release", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert made.returncode == 0, made.stderr
+    archive = f"canvas-live-{VERSION}.zip"
+    assert sorted(path.name for path in out.iterdir()) == sorted([*PLUGIN_FILES, archive])
+
+    installed = install(tmp_path)  # tmp_path is the vault
+    for name in PLUGIN_FILES:
+        assert (out / name).read_bytes() == (installed / name).read_bytes(), name
+    with zipfile.ZipFile(out / archive) as zipped:
+        assert zipped.namelist() == [f"canvas-live/{name}" for name in PLUGIN_FILES]
+        for name in PLUGIN_FILES:
+            assert zipped.read(f"canvas-live/{name}") == (installed / name).read_bytes(), name
+
+    # The same checkout makes the same zip, byte for byte.
+    first = (out / archive).read_bytes()
+    assert [path.name for path in release(tmp_path / "again")][-1] == archive
+    assert (tmp_path / "again" / archive).read_bytes() == first
+
+
+def test_a_release_versions_json_does_not_place_is_refused(tmp_path: Path) -> None:
+    versions = tmp_path / "versions.json"
+    versions.write_text('{"0.0.1": "0.15.0"}')
+    with pytest.raises(ReleaseError, match=f'add "{re.escape(VERSION)}"'):
+        release(tmp_path / "release", versions)
+    assert not (tmp_path / "release").exists()
