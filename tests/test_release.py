@@ -31,6 +31,8 @@ SHOWN_VERSIONS = {
     "server.hello": r'"name":"canvas-live","version":"([^"]+)"',
     "npm tarball": r"canvas-live-client-([0-9][^/\s]*)\.tgz",
     "plugin zip": r"canvas-live-([0-9][^/\s]*)\.zip",
+    "wheel": r"canvas_live-([0-9][^-\s]*)-py3-none-any\.whl",
+    "sdist": r"canvas_live-([0-9][^/\s]*)\.tar\.gz",
 }
 
 
