@@ -21,7 +21,7 @@ ENGINE_STAMP := $(ENGINE_VENV)/.installed
 LATEST_VENV := .venv-latest
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --upgrade
 
-.PHONY: serve test suite lint lock test-latest engine client-types obsidian-plugin bench fuzz clean
+.PHONY: serve test suite lint lock test-latest engine client-types obsidian-plugin obsidian-release dist bench fuzz clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("canvas-live needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -76,6 +76,17 @@ client-types: $(NODE_STAMP)
 # tests/test_obsidian_plugin.py fails when it differs from a fresh build.
 obsidian-plugin: $(NODE_STAMP)
 	npm run --silent build:obsidian
+
+# The plugin as a community-plugin release attaches it, in dist/obsidian/: manifest.json, main.js and
+# styles.css as obsidian-install copies them (the checked-in build), and a zip of the three.
+obsidian-release: $(STAMP)
+	$(BIN)/python -m tools.obsidian_release dist/obsidian
+
+# The sdist, and the wheel built from it, in dist/, with the locked build tools. An earlier build's
+# egg-info goes first: setuptools adds every file its SOURCES.txt lists to the sdist, declared or not.
+dist: $(STAMP)
+	rm -rf canvas_live.egg-info
+	$(BIN)/python -m build --no-isolation
 
 # The wire-level tests run twice: against one process, then each against one process of a pair on
 # one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS, scale-out and real-engine tests once.

@@ -7,4 +7,4 @@ static files. See docs/architecture.md.
 """
 
 NAME = "canvas-live"
-__version__ = "0.1.0"
+__version__ = "0.2.0"

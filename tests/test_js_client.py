@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import canvas_live
 from canvas_live.protocol.errors import ErrorCode
 from canvas_live.server.dashboard import WEB_DIR
 from tests.support.server import LiveServer
@@ -115,11 +114,6 @@ def test_the_error_names_in_the_types_are_the_servers() -> None:
     declared = re.search(r"export type ServerErrorName = (.*);", (WEB_DIR / "client.d.ts").read_text())
     assert declared is not None
     assert set(re.findall(r'"([A-Z_]+)"', declared.group(1))) == {code.name for code in ErrorCode}
-
-
-def test_the_npm_package_is_versioned_with_the_python_package() -> None:
-    package = json.loads((WEB_DIR / "package.json").read_text())
-    assert package["version"] == canvas_live.__version__
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT = (sys.executable, "-m", "canvas_live")
+"""The command line of this checkout's canvas-live, under the suite's Python."""
 
 
 def free_port() -> int:
@@ -29,17 +31,20 @@ def start_server(
     *flags: str,
     preexec_fn: Callable[[], None] | None = None,
     log: Path | None = None,
+    program: Sequence[str | Path] = CHECKOUT,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
     """Start the server on `vault` and `port`, and return once it answers its health probe.
 
     Its log (warnings and worse) goes to a file nobody keeps, or, with `log`, at INFO to the end of
-    that file, for a test to show when it fails.
+    that file, for a test to show when it fails. `program` runs canvas-live (an installed copy's
+    `canvas-live`, say), in `cwd`.
     """
-    command = [sys.executable, "-m", "canvas_live", "serve", "--vault", str(vault), "--port", str(port), *flags]
+    command = [*map(str, program), "serve", "--vault", str(vault), "--port", str(port), *flags]
     level = "info" if log is not None else "warning"
     # The log goes to a file, not a pipe nobody reads: a full pipe would stall the server.
     with open(log, "a+b") if log is not None else tempfile.TemporaryFile() as output:
-        process = subprocess.Popen([*command, "--log-level", level], cwd=ROOT, stderr=output, preexec_fn=preexec_fn)
+        process = subprocess.Popen([*command, "--log-level", level], cwd=cwd, stderr=output, preexec_fn=preexec_fn)
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
@@ -59,11 +64,15 @@ def start_server(
 
 @contextmanager
 def server_process(
-    vault: Path, *flags: str, preexec_fn: Callable[[], None] | None = None
+    vault: Path,
+    *flags: str,
+    preexec_fn: Callable[[], None] | None = None,
+    program: Sequence[str | Path] = CHECKOUT,
+    cwd: Path = ROOT,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`start_server` on a free port; killed (if still alive) at the end."""
     port = free_port()
-    process = start_server(vault, port, *flags, preexec_fn=preexec_fn)
+    process = start_server(vault, port, *flags, preexec_fn=preexec_fn, program=program, cwd=cwd)
     try:
         yield process, port
     finally:
