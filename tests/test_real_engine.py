@@ -162,7 +162,7 @@ async def test_every_workflow_completes_on_the_demo_canvases(
                 assert_checked_or_named(event)
     review = finished["review.generate"][-1]["result"]
     assert review["question_count"] >= 1 and review["review_canvas"] in listed
-    assert finished["learn.decompose"][-1]["result"]["added"]
+    assert finished["learn.decompose"][-1]["result"]["questions"]
     assert (vault / finished["learn.explain"][-1]["result"]["note"]).is_file()
     assert len(after["nodes"]) > len(before["nodes"])  # questions, feedback and the explanation were added
 
