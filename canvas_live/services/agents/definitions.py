@@ -56,6 +56,8 @@ class AgentDefinition:
     source: str = ""
     token_limit: int | None = None
     """The front matter's `max_tokens`, where a file sets one."""
+    temperature: float | None = None
+    """The front matter's `temperature`, where a file sets one; else the model's own default."""
 
     @property
     def max_tokens(self) -> int:
@@ -97,6 +99,9 @@ def parse_definition(text: str, source: str = "") -> AgentDefinition:
     token_limit = meta.get("max_tokens")
     if token_limit is not None and (type(token_limit) is not int or not 16 <= token_limit <= MAX_TOKENS_LIMIT):
         raise DefinitionError(f"`max_tokens` must be a whole number from 16 to {MAX_TOKENS_LIMIT}")
+    temperature = meta.get("temperature")
+    if temperature is not None and (type(temperature) not in (int, float) or not 0 <= temperature <= 2):
+        raise DefinitionError("`temperature` must be a number from 0 to 2")
     prompt = match["body"].strip()
     if not prompt:
         raise DefinitionError("the prompt (the body after the front matter) is empty")
@@ -108,6 +113,7 @@ def parse_definition(text: str, source: str = "") -> AgentDefinition:
         model=str(model) if model else None,
         source=source,
         token_limit=token_limit,
+        temperature=float(temperature) if temperature is not None else None,
     )
 
 

@@ -254,6 +254,8 @@ class OpenAIBackend(_HttpBackend):
             "max_tokens": request.max_tokens,
             "stream": True,
         }
+        if request.definition.temperature is not None:
+            body["temperature"] = request.definition.temperature
         mode = self.mode(model)
         if request.definition.output == "json" and mode != "prompt":
             schema = request.schema()
@@ -345,7 +347,10 @@ class AnthropicBackend(_HttpBackend):
     def body(self, request: AgentRequest, model: str) -> dict[str, Any]:
         """The system prompt as `system`, the rest of the chat as `messages`."""
         system, *messages = request.messages()
-        return {"model": model, "max_tokens": request.max_tokens, "system": system["content"], "messages": messages}
+        body = {"model": model, "max_tokens": request.max_tokens, "system": system["content"], "messages": messages}
+        if request.definition.temperature is not None:
+            body["temperature"] = request.definition.temperature
+        return body
 
     def answer(self, payload: Any) -> Completion:
         """The text blocks of `content`, joined."""
