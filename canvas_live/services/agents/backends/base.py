@@ -25,6 +25,8 @@ class Backend(Protocol):
     """One way of running an agent."""
 
     name: str
+    estimates: bool
+    """True when the answers are heuristic estimates, not a model's judgement (only the offline backend)."""
 
     async def complete(self, request: AgentRequest) -> str:
         """The model's answer to `request`, as text; raise `AgentError` when it fails."""

@@ -23,6 +23,7 @@ class CommandBackend:
     """Runs one process per attempt."""
 
     name = "command"
+    estimates = False
 
     def __init__(self, command: str | None) -> None:
         self.argv = shlex.split(command) if command else []

@@ -29,6 +29,7 @@ class _HttpBackend(ABC):
     """What both providers share: the client, the key, the status classification."""
 
     name = ""
+    estimates = False
     default_url = ""
     default_key_env = ""
     default_model = ""

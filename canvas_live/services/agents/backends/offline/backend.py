@@ -19,6 +19,7 @@ class OfflineBackend:
     """Answers the built-in agents from the input text alone."""
 
     name = "offline"
+    estimates = True  # heuristics, not judgement: see offline/scoring.py
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
