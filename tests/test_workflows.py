@@ -303,12 +303,17 @@ async def test_score_recolours_and_attaches_feedback(learning: LiveServer) -> No
         canvas = await client.call("canvas.read", {"name": EN})
         nodes = {node["id"]: node for node in canvas["nodes"]}
         colour = {"green": GREEN, "purple": PURPLE, "red": RED}
+        rank = {RED: 0, PURPLE: 1, GREEN: 2}
         for item in scored.values():
             expected = "green" if item["total_score"] >= 80 else "purple" if item["total_score"] >= 60 else "red"
-            assert item["state"] == expected
-            assert nodes[item["question_id"]]["color"] == colour[expected]
+            assert item["state"] == expected and item["estimate"] is True  # the offline backend's estimate
+            shown = nodes[item["question_id"]]["color"]
+            if item["recoloured"]:
+                assert shown == colour[expected]
+            else:  # an estimate never lowers a question's colour
+                assert rank[shown] >= rank[colour[expected]]
             feedback = nodes[item["feedback_id"]]
-            assert feedback["color"] == BLUE and str(item["total_score"]) in feedback["text"]
+            assert feedback["color"] == BLUE and f"Offline estimate {item['total_score']}/100" in feedback["text"]
         assert_no_overlaps(canvas["nodes"])
         rescored = (await client.call("learn.score", {"canvas": EN, "node_ids": ["y000000000000002"]}))["task_id"]
         assert (await follow(client, rescored))[-1]["event"] == "task.completed"

@@ -66,14 +66,42 @@ class Breakdown(msgspec.Struct):
     originality: Score
 
 
-class ScoringOutput(msgspec.Struct):
-    """Rubric score; `color_action` tells the canvas how to recolour the question node."""
+class ScoringOutput(msgspec.Struct, omit_defaults=True):
+    """Rubric score; `color_action` tells the canvas how to recolour the question node.
 
-    total_score: Annotated[int, msgspec.Meta(ge=0, le=100)]
-    breakdown: Breakdown
-    passed: bool = msgspec.field(name="pass")
-    feedback: str
-    color_action: ColorAction
+    An answer that is no explanation at all (empty, or a placeholder left to be filled in such as
+    "[Answer in your own words]") is `{"unscorable": true, "reason": …}` and carries no score: a 0
+    would claim it was judged, and recolour its question as if it had been.
+    """
+
+    total_score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    breakdown: Breakdown | None = None
+    passed: bool | None = msgspec.field(name="pass", default=None)
+    feedback: str | None = None
+    color_action: ColorAction | None = None
+    unscorable: bool = False
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        """Either a whole score or a reason it could not be given, never a mix (msgspec reports it as a misfit)."""
+        scored = (self.total_score, self.breakdown, self.passed, self.feedback, self.color_action)
+        if self.unscorable:
+            if not self.reason or any(part is not None for part in scored):
+                raise ValueError("an unscorable answer has a `reason` and no score")
+        elif any(part is None for part in scored) or self.reason is not None:
+            raise ValueError(
+                "a score needs `total_score`, `breakdown`, `pass`, `feedback` and `color_action`"
+                " (or `unscorable: true` with a `reason`)"
+            )
+
+
+SCORING_SHAPES: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["total_score", "breakdown", "pass", "feedback", "color_action"]},
+        {"required": ["unscorable", "reason"], "properties": {"unscorable": {"const": True}}},
+    ]
+}
+"""The two shapes a scoring answer takes, spelled out in the schema a model is shown."""
 
 
 class VerificationNode(msgspec.Struct, forbid_unknown_fields=True):
@@ -133,7 +161,7 @@ EXPLANATION_STYLES = ("oral", "clarification", "comparison", "memory-anchor", "f
 BUILTIN_SCHEMAS: dict[str, AgentSchema] = {
     "basic-decomposition": AgentSchema(DecompositionInput, DecompositionOutput),
     "deep-decomposition": AgentSchema(DeepDecompositionInput, DecompositionOutput),
-    "scoring": AgentSchema(ScoringInput, ScoringOutput),
+    "scoring": AgentSchema(ScoringInput, Annotated[ScoringOutput, msgspec.Meta(extra_json_schema=SCORING_SHAPES)]),
     "verification-question": AgentSchema(VerificationInput, VerificationOutput),
     **{style: AgentSchema(ExplainInput, Text) for style in EXPLANATION_STYLES},
 }

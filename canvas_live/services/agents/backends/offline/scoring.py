@@ -5,7 +5,8 @@
 - completeness: length against a full answer (about 60 words or 120 Chinese characters),
   weighted by coverage;
 - originality: the share of the answer not copied verbatim from the reference.
-Each is 0-25; a short answer is capped on every dimension, an empty one scores 0.
+Each is 0-25; a short answer is capped on every dimension. An empty or placeholder answer is not
+scored at all (`placeholders.unanswered`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from canvas_live.services.agents.backends.offline.text import (
     mentions,
     size,
 )
+from canvas_live.services.agents.placeholders import REASONS, unanswered
 from canvas_live.services.agents.schemas import Breakdown, ColorAction, ScoringInput, ScoringOutput
 
 FULL_ANSWER = 60
@@ -60,16 +62,12 @@ def _feedback(chinese: bool, covered: list[str], missing: list[str], examples: i
 
 
 def score(data: ScoringInput) -> ScoringOutput:
-    """Score an explanation on the four-part rubric and say how to recolour its question node."""
+    """Score an explanation on the four-part rubric, or say why it cannot be scored."""
     answer = data.user_understanding.strip()
     chinese = is_chinese(answer or data.question_text)
-    if not answer:
-        message = (
-            "还没有写解释：先用自己的话试着回答。"
-            if chinese
-            else "No explanation yet: try answering in your own words."
-        )
-        return ScoringOutput(0, Breakdown(0, 0, 0, 0), False, message, "keep_red")
+    nothing = unanswered(answer)
+    if nothing is not None:
+        return ScoringOutput(unscorable=True, reason=REASONS[nothing][0 if chinese else 1])
     terms = _terms(data)
     covered = [term for term in terms if mentions(answer, term)]
     missing = [term for term in terms if term not in covered]
