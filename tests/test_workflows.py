@@ -425,3 +425,42 @@ async def test_decompose_labels_a_hint_once_whoever_wrote_the_label(
             "Question 1?\n\n提示：先看第一句",
             "Question 2?\n\nHint: look at the units",
         ]
+
+
+JUDGING_AGENT = textwrap.dedent(
+    """
+    import json, sys
+    text = sys.stdin.read()
+    payload = json.loads(text[text.index("Input:") + len("Input:"):])
+    if "coffee" in payload["user_understanding"]:
+        print(json.dumps({"unscorable": True, "reason": "an example alone, not an explanation"}))
+    else:
+        breakdown = {"accuracy": 10, "imagery": 10, "completeness": 10, "originality": 10}
+        print(json.dumps({"total_score": 40, "breakdown": breakdown, "pass": False, "feedback": "Thin.",
+                          "color_action": "keep_red"}))
+    """
+)
+
+
+async def test_a_model_score_recolours_either_way_and_its_unscorable_answers_are_left_alone(
+    learning_vault: Path, make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    script = tmp_path / "judging_agent.py"
+    script.write_text(JUDGING_AGENT)
+    live = make_server(palette="cls", agent_backend="command", agent_command=f"{sys.executable} {script}")
+    async with open_client(live) as client:
+        await client.call("canvas.updateNode", {"name": EN, "id": "q000000000000001", "patch": {"color": GREEN}})
+        task_id = (await client.call("learn.score", {"canvas": EN}))["task_id"]
+        assert (await follow(client, task_id))[-1]["event"] == "task.completed"
+        result = (await client.call("task.get", {"id": task_id}))["result"]
+        assert result["unscorable"] == [
+            {"node_id": "y000000000000003", "reason": "no question node links to this explanation"},
+            {"node_id": "y000000000000001", "reason": "an example alone, not an explanation"},
+        ]
+        [scored] = result["scored"]
+        assert scored["node_id"] == "y000000000000002" and "estimate" not in scored
+        assert (scored["state"], scored["recoloured"]) == ("red", True)  # a model's score may lower a colour
+        nodes = {node["id"]: node for node in (await client.call("canvas.read", {"name": EN}))["nodes"]}
+        assert nodes["q000000000000001"]["color"] == RED  # was green
+        assert nodes["p000000000000001"]["color"] == PURPLE  # its answer was not scored: left as it was
+        assert nodes[scored["feedback_id"]]["text"].startswith("Score 40/100")
