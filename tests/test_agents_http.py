@@ -54,6 +54,7 @@ async def test_openai_request_and_answer_follow_the_chat_completions_format(
     async with open_client(serve(agent_model="test-model")) as client:
         result = await client.call("agent.call", SCORING_CALL)
     assert result["ok"] and result["attempts"] == 1 and result["output"] == SCORE
+    assert "estimate" not in result  # a model's answer is not marked as a heuristic estimate
     request = provider.requests[0]
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["authorization"] == f"Bearer {KEY}"

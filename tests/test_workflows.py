@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.support.client import Client, RpcError, open_client
 from tests.support.server import LiveServer
 
 LEARNING = CANVAS_FIXTURES / "learning"
+DEMO = resources.files("canvas_live.services.canvas") / "demo_vault"
 EN, ZH = "thermodynamics", "离散数学"
 RED, PURPLE, GREEN, YELLOW, BLUE = "4", "3", "2", "6", "5"
 TERMINAL = {"task.completed", "task.failed", "task.cancelled"}
@@ -301,12 +303,17 @@ async def test_score_recolours_and_attaches_feedback(learning: LiveServer) -> No
         canvas = await client.call("canvas.read", {"name": EN})
         nodes = {node["id"]: node for node in canvas["nodes"]}
         colour = {"green": GREEN, "purple": PURPLE, "red": RED}
+        rank = {RED: 0, PURPLE: 1, GREEN: 2}
         for item in scored.values():
             expected = "green" if item["total_score"] >= 80 else "purple" if item["total_score"] >= 60 else "red"
-            assert item["state"] == expected
-            assert nodes[item["question_id"]]["color"] == colour[expected]
+            assert item["state"] == expected and item["estimate"] is True  # the offline backend's estimate
+            shown = nodes[item["question_id"]]["color"]
+            if item["recoloured"]:
+                assert shown == colour[expected]
+            else:  # an estimate never lowers a question's colour
+                assert rank[shown] >= rank[colour[expected]]
             feedback = nodes[item["feedback_id"]]
-            assert feedback["color"] == BLUE and str(item["total_score"]) in feedback["text"]
+            assert feedback["color"] == BLUE and f"Offline estimate {item['total_score']}/100" in feedback["text"]
         assert_no_overlaps(canvas["nodes"])
         rescored = (await client.call("learn.score", {"canvas": EN, "node_ids": ["y000000000000002"]}))["task_id"]
         assert (await follow(client, rescored))[-1]["event"] == "task.completed"
@@ -357,3 +364,103 @@ async def test_explain_keeps_the_note_inside_the_vault(learning: LiveServer, lea
         assert note == "c - oral - pwned.md"
         assert (learning_vault / note).is_file()
         assert not (learning_vault.parent / "pwned.md").exists()
+
+
+PHOTO, FEYNMAN = "Photosynthesis", "Feynman Technique 费曼学习法"
+
+
+@pytest.mark.parametrize(
+    ("method", "canvas", "node_id", "rule"),
+    [
+        ("learn.decompose", PHOTO, "90747159e9b074a8", "learner's own explanation (yellow)"),
+        ("learn.decompose", PHOTO, "5773b03a022ef296", "AI explanation (blue)"),
+        ("learn.decompose", PHOTO, "ba7f9686f0e03f33", "understood (green)"),
+        ("learn.decompose", PHOTO, "6b251858f91f6d44", "group node"),
+        ("learn.decompose", FEYNMAN, "ffb1b5cf9383938d", "colour legend"),
+        ("learn.explain", PHOTO, "f3fc9af0b3279c44", "learner's own explanation (yellow)"),
+        ("learn.explain", FEYNMAN, "0ed2511e440f6651", "AI explanation (blue)"),
+        ("learn.explain", FEYNMAN, "6dbe75b639a52619", "colour legend"),
+    ],
+)
+async def test_decompose_and_explain_take_only_material(
+    make_server: Callable[..., LiveServer], vault: Path, method: str, canvas: str, node_id: str, rule: str
+) -> None:
+    """Explanations, legend entries and frames are not material: refused by name, before any task exists."""
+    for item in DEMO.iterdir():
+        if item.name.endswith(".canvas"):
+            (vault / item.name).write_bytes(item.read_bytes())
+    params = {"canvas": canvas, "node_id": node_id, **({"style": "oral"} if method == "learn.explain" else {})}
+    async with open_client(make_server()) as client:
+        with pytest.raises(RpcError) as refused:
+            await client.call(method, params)
+        assert refused.value.code == -32602 and refused.value.data["field"] == "node_id"
+        assert rule in refused.value.message
+        assert (await client.call("task.list", {}))["tasks"] == []
+
+
+LABELLING_AGENT = textwrap.dedent(
+    """
+    import json, sys
+    guidance = ["Hint: look at the first sentence", "提示：先看第一句", "look at the units"]
+    questions = [{"text": f"Question {i}?", "type": "definition", "difficulty": "easy", "guidance": g}
+                 for i, g in enumerate(guidance)]
+    print(json.dumps({"sub_questions": questions}))
+    """
+)
+
+
+async def test_decompose_labels_a_hint_once_whoever_wrote_the_label(
+    learning_vault: Path, make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    script = tmp_path / "labelling_agent.py"
+    script.write_text(LABELLING_AGENT)
+    live = make_server(palette="cls", agent_backend="command", agent_command=f"{sys.executable} {script}")
+    async with open_client(live) as client:
+        task_id = (await client.call("learn.decompose", {"canvas": EN, "node_id": "r000000000000001"}))["task_id"]
+        assert (await follow(client, task_id))[-1]["event"] == "task.completed"
+        added = (await client.call("task.get", {"id": task_id}))["result"]["questions"]
+        nodes = {node["id"]: node for node in (await client.call("canvas.read", {"name": EN}))["nodes"]}
+        assert [nodes[question["id"]]["text"] for question in added] == [
+            "Question 0?\n\nHint: look at the first sentence",
+            "Question 1?\n\n提示：先看第一句",
+            "Question 2?\n\nHint: look at the units",
+        ]
+
+
+JUDGING_AGENT = textwrap.dedent(
+    """
+    import json, sys
+    text = sys.stdin.read()
+    payload = json.loads(text[text.index("Input:") + len("Input:"):])
+    if "coffee" in payload["user_understanding"]:
+        print(json.dumps({"unscorable": True, "reason": "an example alone, not an explanation"}))
+    else:
+        breakdown = {"accuracy": 10, "imagery": 10, "completeness": 10, "originality": 10}
+        print(json.dumps({"total_score": 40, "breakdown": breakdown, "pass": False, "feedback": "Thin.",
+                          "color_action": "keep_red"}))
+    """
+)
+
+
+async def test_a_model_score_recolours_either_way_and_its_unscorable_answers_are_left_alone(
+    learning_vault: Path, make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    script = tmp_path / "judging_agent.py"
+    script.write_text(JUDGING_AGENT)
+    live = make_server(palette="cls", agent_backend="command", agent_command=f"{sys.executable} {script}")
+    async with open_client(live) as client:
+        await client.call("canvas.updateNode", {"name": EN, "id": "q000000000000001", "patch": {"color": GREEN}})
+        task_id = (await client.call("learn.score", {"canvas": EN}))["task_id"]
+        assert (await follow(client, task_id))[-1]["event"] == "task.completed"
+        result = (await client.call("task.get", {"id": task_id}))["result"]
+        assert result["unscorable"] == [
+            {"node_id": "y000000000000003", "reason": "no question node links to this explanation"},
+            {"node_id": "y000000000000001", "reason": "an example alone, not an explanation"},
+        ]
+        [scored] = result["scored"]
+        assert scored["node_id"] == "y000000000000002" and "estimate" not in scored
+        assert (scored["state"], scored["recoloured"]) == ("red", True)  # a model's score may lower a colour
+        nodes = {node["id"]: node for node in (await client.call("canvas.read", {"name": EN}))["nodes"]}
+        assert nodes["q000000000000001"]["color"] == RED  # was green
+        assert nodes["p000000000000001"]["color"] == PURPLE  # its answer was not scored: left as it was
+        assert nodes[scored["feedback_id"]]["text"].startswith("Score 40/100")

@@ -134,7 +134,8 @@ def instructions(palette: Palette) -> str:
         "its path without `.canvas`). A node's colour is its learning state: "
         f"{colours}. The learning loop: read_canvas; decompose_node on a red or purple node adds guiding "
         "questions with empty yellow answer nodes; the learner writes their explanations there; "
-        "score_explanations recolours the questions by how good the answers are; explain_node writes an "
+        "score_explanations recolours the questions by how good the answers are (offline scores are estimates "
+        "and only ever raise a colour); explain_node writes an "
         "explanation; generate_review builds a review canvas of recall questions about what is not yet understood."
     )
 

@@ -14,7 +14,7 @@ import { formatDuration, h } from './dom.js';
  *   params?: Record<string, any>, canvas?: string, result?: any, error?: ErrorInfo,
  *   created_at?: string, started_at?: string, finished_at?: string}} TaskInfo
  * @typedef {{code: number, error: string, message: string, category?: string, data?: Record<string, any>}} ErrorInfo
- * @typedef {{agent: string, key?: string, ok: boolean, output?: any, error?: ErrorInfo, attempts: number, duration_ms: number}} AgentResult
+ * @typedef {{agent: string, key?: string, ok: boolean, output?: any, error?: ErrorInfo, attempts: number, duration_ms: number, estimate?: boolean}} AgentResult
  */
 
 const ACTIVE = new Set(['pending', 'running']);
@@ -187,20 +187,24 @@ export class TaskTable {
 }
 
 /**
- * One agent output in a few lines: the questions it asked, the score it gave, or its text.
+ * One agent output in a few lines: the questions it asked, the score it gave (an estimate, when a
+ * heuristic gave it), why it could not score, or its text.
  *
  * @param {any} output
+ * @param {boolean} [estimate]
  * @returns {HTMLElement}
  */
-function summarize(output) {
+function summarize(output, estimate = false) {
   if (typeof output === 'string') return h('p', { class: 'output' }, clip(output, 600));
   const questions = output?.sub_questions ?? output?.questions;
   if (Array.isArray(questions)) {
     return h('ol', { class: 'output' }, ...questions.map((item) => h('li', {}, item.text ?? item.question_text ?? JSON.stringify(item))));
   }
+  if (output?.unscorable) return h('p', { class: 'output' }, `not scored — ${clip(output.reason ?? '', 400)}`);
   if (output && typeof output.total_score === 'number') {
     const verdict = output.pass ? 'pass' : 'not yet';
-    return h('p', { class: 'output' }, `score ${output.total_score}/100 (${verdict}) — ${clip(output.feedback ?? '', 400)}`);
+    const what = estimate ? 'offline estimate' : 'score';
+    return h('p', { class: 'output' }, `${what} ${output.total_score}/100 (${verdict}) — ${clip(output.feedback ?? '', 400)}`);
   }
   return h('pre', { class: 'output' }, clip(JSON.stringify(output, null, 1), 600));
 }
@@ -295,7 +299,7 @@ export class TaskDetail {
         'li',
         { class: `result ${result.ok ? 'ok' : 'failed'}` },
         h('div', { class: 'result-head' }, h('strong', {}, result.agent), result.key ? h('code', {}, result.key) : null, h('span', { class: 'outcome' }, outcome), h('span', { class: 'muted' }, `${formatDuration(result.duration_ms)}${attempts}`)),
-        result.ok ? summarize(result.output) : h('p', { class: 'error' }, result.error?.message ?? ''),
+        result.ok ? summarize(result.output, result.estimate) : h('p', { class: 'error' }, result.error?.message ?? ''),
       ),
     );
   }

@@ -21,7 +21,8 @@ EXCERPT = 400
 
 
 class AgentResult(msgspec.Struct, omit_defaults=True):
-    """How a call ended: its output, or its error, and what it took (`attempts`, `duration_ms`)."""
+    """How a call ended: its output, or its error, and what it took (`attempts`, `duration_ms`);
+    `estimate` marks output a heuristic made rather than a model (the offline backend's)."""
 
     agent: str
     ok: bool
@@ -30,6 +31,7 @@ class AgentResult(msgspec.Struct, omit_defaults=True):
     key: str | None = None
     output: Any = None
     error: ErrorInfo | None = None
+    estimate: bool = False
 
 
 LANGUAGE_RULE = (

@@ -66,14 +66,51 @@ class Breakdown(msgspec.Struct):
     originality: Score
 
 
-class ScoringOutput(msgspec.Struct):
-    """Rubric score; `color_action` tells the canvas how to recolour the question node."""
+class ScoringOutput(msgspec.Struct, omit_defaults=True):
+    """Rubric score; `color_action` tells the canvas how to recolour the question node.
+
+    An answer that is no explanation at all (empty, or a placeholder left to be filled in such as
+    "[Answer in your own words]") is `{"unscorable": true, "reason": …}` and carries no score: a 0
+    would claim it was judged, and recolour its question as if it had been.
+    """
+
+    total_score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    breakdown: Breakdown | None = None
+    passed: bool | None = msgspec.field(name="pass", default=None)
+    feedback: str | None = None
+    color_action: ColorAction | None = None
+    unscorable: bool = False
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        """Either a whole score or a reason it could not be given, never a mix (msgspec reports it as a misfit)."""
+        scored = (self.total_score, self.breakdown, self.passed, self.feedback, self.color_action)
+        if self.unscorable:
+            if not self.reason or any(part is not None for part in scored):
+                raise ValueError("an unscorable answer has a `reason` and no score")
+        elif any(part is None for part in scored) or self.reason is not None:
+            raise ValueError(
+                "a score needs `total_score`, `breakdown`, `pass`, `feedback` and `color_action`"
+                " (or `unscorable: true` with a `reason`)"
+            )
+
+
+class WholeScore(msgspec.Struct):
+    """A whole score: the first of the two shapes a scoring answer is shown to take."""
 
     total_score: Annotated[int, msgspec.Meta(ge=0, le=100)]
     breakdown: Breakdown
     passed: bool = msgspec.field(name="pass")
     feedback: str
     color_action: ColorAction
+
+
+UNSCORABLE_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"unscorable": {"const": True}, "reason": {"type": "string", "minLength": 1}},
+    "required": ["unscorable", "reason"],
+}
+"""The second shape: no score, and why."""
 
 
 class VerificationNode(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,12 +165,21 @@ class AgentSchema:
     input: Any
     output: Any
     max_tokens: int
+    shapes: tuple[Any, ...] = ()
+    """Where the output type cannot say it in JSON Schema (`ScoringOutput` checks in code that it is
+    one of two shapes), the shapes a model is shown instead, as types or schemas: each complete,
+    so that an engine enforcing the schema as a grammar produces one of them whole."""
 
     def output_schema(self) -> dict[str, Any]:
         """The JSON Schema of the output, written into the prompt of a JSON agent and sent to engines
         that enforce it: self-contained, every `$ref` replaced by its definition, since some engines
         (llama-cpp-python's grammar builder) cannot follow `$defs` and silently enforce nothing."""
-        return inline_refs(msgspec.json.schema(self.output))
+        if not self.shapes:
+            return inline_refs(msgspec.json.schema(self.output))
+        shapes = [
+            shape if isinstance(shape, dict) else inline_refs(msgspec.json.schema(shape)) for shape in self.shapes
+        ]
+        return {"anyOf": shapes}
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +211,7 @@ EXPLANATION_STYLES = ("oral", "clarification", "comparison", "memory-anchor", "f
 BUILTIN_SCHEMAS: dict[str, AgentSchema] = {
     "basic-decomposition": AgentSchema(DecompositionInput, DecompositionOutput, 1024),
     "deep-decomposition": AgentSchema(DeepDecompositionInput, DecompositionOutput, 1024),
-    "scoring": AgentSchema(ScoringInput, ScoringOutput, 512),
+    "scoring": AgentSchema(ScoringInput, ScoringOutput, 512, (WholeScore, UNSCORABLE_SHAPE)),
     "verification-question": AgentSchema(VerificationInput, VerificationOutput, 1536),
     **{style: AgentSchema(ExplainInput, Text, 1024) for style in EXPLANATION_STYLES},
 }

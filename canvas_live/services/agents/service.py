@@ -249,12 +249,28 @@ class AgentService:
                 timeout=deadline,
             )
         else:
-            return AgentResult(request.definition.name, True, attempts.count, _ms_since(started), key, output)
+            return AgentResult(
+                request.definition.name,
+                True,
+                attempts.count,
+                _ms_since(started),
+                key,
+                output,
+                estimate=self.backend.estimates,
+            )
         finally:
             self._retries += max(0, attempts.count - 1)
         self._failed += 1
         info = ErrorInfo(int(error.code), error.code.name, error.message, error.category.value, error.data or None)
-        return AgentResult(request.definition.name, False, attempts.count, _ms_since(started), key, error=info)
+        return AgentResult(
+            request.definition.name,
+            False,
+            attempts.count,
+            _ms_since(started),
+            key,
+            error=info,
+            estimate=self.backend.estimates,
+        )
 
     async def _attempt(self, request: AgentRequest, attempts: _Attempts, meter: _Throttled | None) -> Any:
         """One attempt in one slot: the answer, and a repair turn if the answer does not fit."""

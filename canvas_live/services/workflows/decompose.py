@@ -27,14 +27,17 @@ from canvas_live.services.workflows.layout import Rect, obstacles, place_right_o
 from canvas_live.services.workflows.report import ResultReporter
 from canvas_live.services.workflows.text import (
     headline,
+    hint_line,
     is_chinese,
+    material_node,
     material_parents,
     node_text,
-    text_node,
     yellow_notes,
 )
 
 KIND = "learn.decompose"
+DECLINED = frozenset({"yellow", "blue", "green"})
+"""States of nodes that are not material to decompose (`text.REFUSALS` says why)."""
 QUESTION_W, ANSWER_W, ROW_H, ROW_GAP, COLUMN_GAP = 360, 360, 140, 40, 40
 
 
@@ -76,8 +79,9 @@ class DecomposeResult(msgspec.Struct):
 
 
 def plan_decompose(document: Document, palette: Palette, node_id: str, depth: str | None) -> DecomposePlan:
-    """Check the node and pick the agent: NOT_FOUND for an unknown node, -32602 for what cannot work."""
-    node, material = text_node(document, node_id, "node_id", "decompose")
+    """Check the node and pick the agent: NOT_FOUND for an unknown node, -32602 for what cannot work
+    (a node that is not red, purple or uncoloured text material, or deep without an explanation)."""
+    node, material = material_node(document, palette, node_id, "decompose", DECLINED)
     if depth is None:
         depth = "deep" if palette.state_of(node.get("color")) == "purple" else "basic"
     notes = "\n\n".join(yellow_notes(document, palette, node_id)) or None
@@ -107,11 +111,11 @@ def _add_questions(draft: Draft, palette: Palette, node_id: str, output: Decompo
         len(rows) * (ROW_H + ROW_GAP) - ROW_GAP,
         obstacles(draft.nodes),
     )
-    hint = "提示" if is_chinese(node_text(source)) else "Hint"
+    chinese = is_chinese(node_text(source))
     added = []
     for row, sub in enumerate(rows):
         y = block.y + row * (ROW_H + ROW_GAP)
-        text = f"{sub.text}\n\n{hint}: {sub.guidance}" if sub.guidance else sub.text
+        text = f"{sub.text}\n\n{hint_line(sub.guidance, chinese)}" if sub.guidance else sub.text
         question = draft.add_node(
             {"type": "text", "text": text, "x": block.x, "y": y, "width": QUESTION_W, "height": ROW_H,
              "color": palette.code_of("red"), "questionType": sub.type, "difficulty": sub.difficulty}

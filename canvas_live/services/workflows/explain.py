@@ -27,9 +27,11 @@ from canvas_live.services.canvas.service import CanvasService
 from canvas_live.services.tasks import TaskContext, TaskKind
 from canvas_live.services.workflows.layout import MARGIN, Rect, obstacles, place_right_of
 from canvas_live.services.workflows.report import ResultReporter
-from canvas_live.services.workflows.text import headline, joined, material_parents, text_node, yellow_notes
+from canvas_live.services.workflows.text import headline, joined, material_node, material_parents, yellow_notes
 
 KIND = "learn.explain"
+DECLINED = frozenset({"yellow", "blue"})
+"""States of nodes that are not material to explain (`text.REFUSALS` says why)."""
 _UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 TEXT_W, TEXT_H, FILE_W = 480, 360, 400
 
@@ -57,10 +59,11 @@ class ExplainResult(msgspec.Struct):
 
 
 def plan_explain(document: Document, palette: Palette, node_id: str, style: str) -> dict[str, Any]:
-    """The agent input for explaining a node: NOT_FOUND for an unknown node, -32602 for a bad style."""
+    """The agent input for explaining a node: NOT_FOUND for an unknown node, -32602 for a bad style or a
+    node that is not material (not text, an explanation, a legend entry)."""
     if style not in EXPLANATION_STYLES:
         raise invalid_params(f"unknown style {style!r}: use one of {', '.join(EXPLANATION_STYLES)}", "style")
-    _node, text = text_node(document, node_id, "node_id", "explain")
+    _node, text = material_node(document, palette, node_id, "explain", DECLINED)
     value: dict[str, Any] = {"concept": headline(text, 80)}  # its title, not a Markdown heading line
     material = "\n\n".join(part for part in (text, joined(material_parents(document, palette, node_id))) if part)
     value["material_content"] = material

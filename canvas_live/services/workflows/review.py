@@ -38,7 +38,9 @@ from canvas_live.services.workflows.layout import Rect
 from canvas_live.services.workflows.report import ResultReporter
 from canvas_live.services.workflows.text import (
     headline,
+    hint_line,
     is_chinese,
+    is_legend,
     joined,
     material_parents,
     node_text,
@@ -118,19 +120,29 @@ class ReviewResult(msgspec.Struct):
 def select_targets(
     document: Document, palette: Palette, node_ids: Sequence[str] | None, colors: Sequence[str] | None
 ) -> list[Target]:
-    """The nodes to review: the given ids, or the text nodes of the given colours (default red + purple).
+    """The nodes to review: the given ids, or the text nodes of the given colours (default red + purple)
+    that are not entries of a colour legend.
 
-    An unknown id is NOT_FOUND; a selection with nothing to ask about is -32602.
+    An unknown id is NOT_FOUND; a legend entry named by id, or a selection with nothing to ask about, is -32602.
     """
     if node_ids:
         chosen = []
         for index, node_id in enumerate(node_ids):
-            chosen.append(text_node(document, node_id, f"node_ids[{index}]", "ask about")[0])
+            node, text = text_node(document, node_id, f"node_ids[{index}]", "ask about")
+            if is_legend(text):
+                raise invalid_params(
+                    f"node {node_id!r} is an entry of the canvas's colour legend", f"node_ids[{index}]"
+                )
+            chosen.append(node)
     else:
         codes = palette.select(colors or ("red", "purple"), "colors")
-        chosen = [document.nodes[index] for index in document.select(codes, "text") if node_text(document.nodes[index])]
+        found = (document.nodes[index] for index in document.select(codes, "text"))
+        chosen = [node for node in found if node_text(node) and not is_legend(node_text(node))]
     if not chosen:
-        raise invalid_params("nothing to review: no red or purple text node (choose node_ids or colors)", "node_ids")
+        raise invalid_params(
+            "nothing to review: no red or purple text node, colour legend entries aside (choose node_ids or colors)",
+            "node_ids",
+        )
     return [_target(document, palette, node) for node in chosen]
 
 
@@ -227,7 +239,7 @@ def build_review(
         for target, question in topic.questions:
             text = question.question_text
             if question.guidance:
-                text += "\n\n" + _hint(question.guidance, chinese)
+                text += "\n\n" + hint_line(question.guidance, chinese)
             asked = {
                 "type": "text", "text": text, "x": x + PAD, "y": y, "width": QUESTION_W, "height": QUESTION_H,
                 "color": palette.code_of("red"), "sourceNodeId": target.node_id,
@@ -243,14 +255,6 @@ def build_review(
         height = y - GAP + PAD - top
         nodes.append({"type": "group", "label": topic.label, "x": x, "y": top, "width": column_w, "height": height})
     return Review(nodes, edges, count, len(topics), failed)
-
-
-def _hint(guidance: str, chinese: bool) -> str:
-    """The guidance under its label, unless it already starts with one (the offline agents' does)."""
-    label = "提示" if chinese else "Hint"
-    if guidance.lstrip().lower().startswith(("hint", "提示")):
-        return guidance.strip()
-    return f"{label}: {guidance.strip()}"
 
 
 def _description(source: str, when: datetime, questions: int, groups: int, failed: int, chinese: bool) -> str:

@@ -5,8 +5,13 @@ edge points at it) and that question's own material, on the rubric of four 0-25 
 question node is recoloured by the total: >= 80 green (understood), 60-79 purple (partly), < 60
 red. The feedback is attached as a blue node beside the answer, linked to it by an edge labelled
 `score` (`评分` on a Chinese canvas); scoring again updates that node instead of adding another.
-A yellow node that answers no question, or says nothing, is reported as unscorable, never guessed.
-All the calls run at once; all the changes are one write.
+A yellow node that answers no question, says nothing, or still holds a placeholder
+(`placeholders.unanswered`), or that the agent finds unscorable, is reported as unscorable, never
+guessed, and its question keeps its colour. All the calls run at once; all the changes are one write.
+
+A score the agent only estimated (the offline backend's: `AgentResult.estimate`) says so in its
+feedback node, and never moves a question to a worse state (green > purple > red) by itself: the
+learner's own colouring outranks a heuristic. `recolour: true` lets an estimate lower it too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Annotated, Any
 import msgspec
 
 from canvas_live.protocol.errors import ErrorCode, RpcError, invalid_params, not_found
+from canvas_live.services.agents.placeholders import REASONS, unanswered
 from canvas_live.services.agents.schemas import ScoringOutput
 from canvas_live.services.agents.service import AgentService
 from canvas_live.services.canvas.edit import Draft
@@ -52,6 +58,13 @@ class ScoreParams(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
         list[str] | None,
         msgspec.Meta(description="The explanation nodes to score; by default every yellow one with text."),
     ] = None
+    recolour: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Let an estimated score (the offline backend's) lower a question's colour too; "
+            "by default an estimate only ever raises it."
+        ),
+    ] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +83,18 @@ class Unscorable(msgspec.Struct):
     reason: str
 
 
-class Scored(msgspec.Struct):
-    """One explanation's score and what it did to the canvas."""
+class Scored(msgspec.Struct, omit_defaults=True):
+    """One explanation's score and what it did to the canvas: `state` is what the score means,
+    `recoloured` whether the question's colour was changed to it, `estimate` whether a heuristic
+    rather than a model gave the score."""
 
     node_id: str
     question_id: str
     total_score: int
     state: str
     feedback_id: str
+    recoloured: bool
+    estimate: bool = False
 
 
 class ScoreResult(msgspec.Struct):
@@ -107,8 +124,9 @@ def plan_score(
     for node in nodes:
         node_id, text = node["id"], node_text(node)
         questions = [parent for parent in material_parents(document, palette, node_id) if node_text(parent)]
-        if not text:
-            unscorable.append(Unscorable(node_id, "the explanation is empty"))
+        nothing = unanswered(text)
+        if nothing is not None:
+            unscorable.append(Unscorable(node_id, REASONS[nothing][1]))
         elif not questions:
             unscorable.append(Unscorable(node_id, "no question node links to this explanation"))
         else:
@@ -124,27 +142,53 @@ def plan_score(
     return answers, unscorable
 
 
-def _feedback_text(output: ScoringOutput, chinese: bool) -> str:
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One scored answer, as the agent gave it."""
+
+    answer: Answer
+    output: ScoringOutput
+    estimate: bool
+
+
+STATE_RANK = {"red": 0, "purple": 1, "green": 2}
+"""How well a state says a question is understood; a node in no such state ranks with red."""
+
+
+def _feedback_text(output: ScoringOutput, estimate: bool, held: bool, chinese: bool) -> str:
     parts = output.breakdown
+    assert parts is not None
     if chinese:
-        head = f"评分 {output.total_score}/100（准确 {parts.accuracy}，形象 {parts.imagery}，"
-        head += f"完整 {parts.completeness}，原创 {parts.originality}）"
+        head = f"{'离线估计' if estimate else '评分'} {output.total_score}/100"
+        head += f"（准确 {parts.accuracy}，形象 {parts.imagery}，完整 {parts.completeness}，原创 {parts.originality}）"
+        if held:
+            head += "\n这只是离线估计，不是模型的评判：问题保持原来的颜色，估计分数不会把它调低。"
     else:
-        head = f"Score {output.total_score}/100 (accuracy {parts.accuracy}, imagery {parts.imagery}, "
-        head += f"completeness {parts.completeness}, originality {parts.originality})"
+        head = f"{'Offline estimate' if estimate else 'Score'} {output.total_score}/100 (accuracy {parts.accuracy}, "
+        head += f"imagery {parts.imagery}, completeness {parts.completeness}, originality {parts.originality})"
+        if held:
+            head += "\nOnly an offline estimate, not a model's judgement: the question keeps its colour, "
+            head += "since an estimate never lowers it."
     return f"{head}\n\n{output.feedback}"
 
 
-def _apply(draft: Draft, palette: Palette, scored: list[tuple[Answer, ScoringOutput]]) -> list[Scored]:
-    """Recolour each question and write or refresh each answer's feedback node."""
+def _apply(draft: Draft, palette: Palette, verdicts: list[Verdict], recolour: bool) -> list[Scored]:
+    """Recolour each question (an estimate only upwards, unless `recolour`) and write or refresh its feedback."""
     done = []
-    for answer, output in scored:
+    for verdict in verdicts:
+        answer, output = verdict.answer, verdict.output
         if answer.node_id not in draft.node_index or answer.question_id not in draft.node_index:
             continue  # deleted while it was being scored: nothing left to mark
+        assert output.total_score is not None
         state = state_for(output.total_score)
-        draft.update_node(answer.question_id, {"color": palette.code_of(state)})
+        color, target = draft.nodes[draft.node_index[answer.question_id]].get("color"), palette.code_of(state)
+        raises = STATE_RANK[state] > STATE_RANK.get(palette.state_of(color) or "red", 0)
+        held = verdict.estimate and not recolour and not raises and color != target
+        recoloured = not held and color != target
+        if recoloured:
+            draft.update_node(answer.question_id, {"color": target})
         chinese = is_chinese(answer.input["user_understanding"])
-        text = _feedback_text(output, chinese)
+        text = _feedback_text(output, verdict.estimate, held, chinese)
         existing = _feedback_node(draft, answer.node_id)
         if existing is not None:
             feedback_id = draft.update_node(existing, {"text": text})["id"]
@@ -159,7 +203,11 @@ def _apply(draft: Draft, palette: Palette, scored: list[tuple[Answer, ScoringOut
             feedback_id = feedback["id"]
             label = FEEDBACK_LABELS[1] if chinese else FEEDBACK_LABELS[0]
             draft.add_edge({"fromNode": answer.node_id, "toNode": feedback_id, "label": label})
-        done.append(Scored(answer.node_id, answer.question_id, output.total_score, state, feedback_id))
+        done.append(
+            Scored(
+                answer.node_id, answer.question_id, output.total_score, state, feedback_id, recoloured, verdict.estimate
+            )
+        )
     return done
 
 
@@ -184,16 +232,19 @@ def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[ScoreP
         results = await agents.call_agents_batch(
             [(agents.prepare("scoring", answer.input), answer.node_id) for answer in answers], report, report.tokens
         )
-        scored, failed = [], []
+        verdicts, failed = [], []
         for answer, result in zip(answers, results, strict=True):
-            if isinstance(result.output, ScoringOutput):
-                scored.append((answer, result.output))
+            output = result.output
+            if isinstance(output, ScoringOutput) and output.unscorable:
+                unscorable.append(Unscorable(answer.node_id, output.reason or "the agent found it unscorable"))
+            elif isinstance(output, ScoringOutput):
+                verdicts.append(Verdict(answer, output, result.estimate))
             else:
                 error = result.error
                 failed.append(
                     FailedNode(answer.node_id, error.error if error else "INVALID", error.message if error else "")
                 )
-        if not scored:
+        if not verdicts and failed:
             raise RpcError(
                 ErrorCode.AGENT_FAILED, f"none of the {len(answers)} explanation(s) could be scored",
                 failed_nodes=msgspec.to_builtins(failed),
@@ -201,7 +252,9 @@ def score_kind(canvases: CanvasService, agents: AgentService) -> TaskKind[ScoreP
         palette = canvases.palette
 
         async def write() -> ScoreResult:
-            applied, version = await canvases.edit(view.name, lambda draft: _apply(draft, palette, scored))
+            applied, version = await canvases.edit(
+                view.name, lambda draft: _apply(draft, palette, verdicts, params.recolour)
+            )
             return ScoreResult(applied, unscorable, failed, version)
 
         return await ctx.final(write())

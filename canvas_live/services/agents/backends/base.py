@@ -30,6 +30,8 @@ class Backend(Protocol):
     """One way of running an agent."""
 
     name: str
+    estimates: bool
+    """True when the answers are heuristic estimates, not a model's judgement (only the offline backend)."""
 
     @property
     def output_mode(self) -> str:

@@ -26,6 +26,7 @@ class CommandBackend:
     name = "command"
     output_mode = "prompt"
     """A command has no structured-output switch: the schema is in the prompt it reads."""
+    estimates = False
 
     def __init__(self, command: str | None) -> None:
         self.argv = shlex.split(command) if command else []

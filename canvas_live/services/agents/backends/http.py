@@ -39,6 +39,7 @@ class _HttpBackend(ABC):
     """What both providers share: the client, the key, the exchange and its error classification."""
 
     name = ""
+    estimates = False
     default_url = ""
     default_key_env = ""
     default_model = ""

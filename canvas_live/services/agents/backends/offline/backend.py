@@ -21,6 +21,7 @@ class OfflineBackend:
 
     name = "offline"
     output_mode = "offline"
+    estimates = True  # heuristics, not judgement: see offline/scoring.py
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from canvas_live.services.agents.backends.offline.text import (
     ANALOGY_MARKERS,
+    body,
     is_chinese,
     key_terms,
     mentions,
@@ -54,8 +55,8 @@ def _facts(data: ExplainInput) -> _Facts:
     material = (data.material_content or "").strip()
     concept = data.concept.strip()
     zh = is_chinese(concept + material)
-    all_sentences = sentences(material)
-    definition = sentence_with(material, concept) or (all_sentences[0] if all_sentences else "")
+    all_sentences = sentences(body(material)) or sentences(material)
+    definition = sentence_with(body(material), concept) or (all_sentences[0] if all_sentences else "")
     terms = [term for term in key_terms(material, limit=6) if term.lower() != concept.lower()][:4]
     examples = [s for s in all_sentences if any(marker in s.lower() for marker in ANALOGY_MARKERS)]
     conditions = [s for s in all_sentences if _CONDITION.search(s) and s != definition]

@@ -20,14 +20,13 @@ offline backend runs the heuristics in a thread, so loading never blocks the eve
 from __future__ import annotations
 
 import re
-import threading
 from functools import lru_cache
 from typing import Any
 
-_jieba_ready = threading.Lock()
+from canvas_live.services.agents.backends.offline.tokens import jieba, mentions
+from canvas_live.services.markdown import plain
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_MARKUP = re.compile(r"[#>*_`~|]+|!?\[\[|\]\]|\[([^\]]*)\]\([^)]*\)")
 _MARKED = re.compile(
     r"「([^」]{1,16})」|『([^』]{1,16})』|“([^”]{1,30})”|《([^》]{1,16})》|\*\*([^*]{1,40})\*\*|`([^`]{1,30})`"
 )
@@ -38,6 +37,7 @@ _EN_DEFINES = re.compile(r"(?:^|[.!?]\s+|\n)([A-Z][\w-]*(?:\s+[\w-]+){0,2})\s+(?
 _ZH_CALLED = re.compile(r"(?:称为|叫做|所谓)([\u3400-\u9fff]{2,8})")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LONE_LETTER = re.compile(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+_PAIR = re.compile(r"\s*(?:与|和|及|以及|&|\band\b|\bvs\.?|\bversus\b)\s*")
 _ZH_TERM = re.compile(r"[\u3400-\u9fffA-Za-z0-9]{2,12}")
 
 ZH_NOUNS = ("n", "nz", "vn", "nr", "ns", "nt", "nw", "eng", "l", "ng")
@@ -54,7 +54,7 @@ ZH_STOP = _words(
     "不能 需要 之后 之前 时候 例如 比如 等等 一定 不一定 可能 能够 同时 所有 这样 那样 因此 于是 即使 只要 "
     "只有 除了 称为 叫做 指的 定义 表示 成为 认为 觉得 知道 理解 解释 问题 内容 东西 方面 情况 部分 一下 "
     "之一 每个 一样 过程 结论 两句话 一件 一句 一点 时间 地方 结果 材料 答案 例子 方法 原因 作用 意思 关系 "
-    "方式 能力 类比 我的理解 笔记"
+    "方式 能力 类比 我的理解 笔记 红色 紫色 绿色 黄色 蓝色 橙色 青色 颜色"
 )
 EN_STOP = _words(
     "a an the and or but if then else when while of to in on at by for with from into onto over under "
@@ -64,12 +64,17 @@ EN_STOP = _words(
     "other another same own just too we you they he she i me my our your their them his her us one two "
     "three first second via per etc like unlike because since until without within between among through "
     "during before after above below up down out off again further once whether have has had having get "
-    "gets got make makes made use uses used using called known defined termed example examples thing "
-    "things way ways something someone anything everything nothing yes okay lot lots find found explain "
-    "explanation answer question questions idea ideas part parts kind kinds sort type types note notes "
-    "mine yours ours theirs myself yourself itself themselves process processes system step steps stage stages "
-    "form forms result results case cases fact facts time times place places point points"
+    "gets got make makes made use uses used using called known defined termed something someone anything "
+    "everything nothing yes okay find found explain mine yours ours theirs myself yourself itself themselves"
 )
+EN_GENERIC = _words(
+    "example examples thing things way ways lot lots explanation answer question questions idea ideas part parts "
+    "kind kinds sort type types note notes word words process processes system systems step steps stage stages "
+    "form forms result results case cases fact facts time times place places point points node nodes canvas "
+    "material red purple green yellow blue orange cyan colour color colours colors"
+)
+"""Nouns too general to be asked about alone ("the process", "a red node"), which may still end a
+term ("isolated system", "Calvin cycle"), and the colour words a learning canvas is full of."""
 _DETERMINERS = r"(?:the|a|an|this|that|these|those|its|their|our|your|his|her|each|every|no)"
 
 
@@ -79,15 +84,12 @@ def is_chinese(text: str) -> bool:
     return cjk > 0 and cjk * 4 >= len(re.findall(r"[A-Za-z]", text))
 
 
-def plain(text: str) -> str:
-    """The text without Markdown markup (headings, emphasis, links), for the extractors."""
-    return _MARKUP.sub(lambda match: match.group(1) or " ", text)
-
-
 def key_terms(text: str, limit: int = 7, first: str | None = None) -> list[str]:
-    """The most telling terms of `text`, best first, none contained in another; `first` leads if given."""
+    """The most telling terms of `text`, best first, none contained in another (as tokens); `first`
+    leads if it could be a term itself."""
     chinese = is_chinese(text)
-    candidates = [first.strip()] if first and first.strip() else []
+    lead = " ".join(plain(first or "").split())
+    candidates = [lead] if lead and is_term(lead) else []
     candidates += _titles(text, chinese) + _marked(text, chinese)
     candidates += _zh_ranked(plain(text), limit * 2) if chinese else _en_ranked(plain(text), limit * 2)
     if not candidates and not chinese:  # a short text (a question) gives the noun test little to go on
@@ -96,15 +98,15 @@ def key_terms(text: str, limit: int = 7, first: str | None = None) -> list[str]:
     for term in candidates:
         if len(chosen) >= limit:
             break
-        folded = term.lower()
-        if any(folded in other.lower() or other.lower() in folded for other in chosen):
+        if any(mentions(other, term) or mentions(term, other) for other in chosen):
             continue
         chosen.append(term)
     return chosen
 
 
 def is_term(term: str, chinese: bool | None = None) -> bool:
-    """Whether `term` could stand as a term: no stop word, pronoun or interrogative, not a single letter."""
+    """Whether `term` could stand as a term: no stop word, pronoun or interrogative at its ends, not a
+    single letter, a colour or a generic noun ("process", "node") alone."""
     term = term.strip()
     if chinese is None:
         chinese = is_chinese(term)
@@ -112,19 +114,23 @@ def is_term(term: str, chinese: bool | None = None) -> bool:
         if _ZH_TERM.fullmatch(term) is None or _LONE_LETTER.search(term) or term in ZH_STOP:
             return False
         return len(_CJK.findall(term)) >= 2
-    words = term.split()
-    if not 1 <= len(words) <= 4 or any(len(word) < 2 and not word.isupper() for word in words):
+    words = [word.lower().strip("'’") for word in term.split()]
+    if not 1 <= len(words) <= 4 or any(len(word) < 2 and not word.isupper() for word in term.split()):
         return False
-    if any(word.lower().strip("'’") in EN_STOP for word in (words[0], words[-1])):
+    if words[0] in EN_STOP or words[-1] in EN_STOP or any(word.isdigit() for word in words):
         return False
-    return not any(word.isdigit() for word in words)
+    return any(word not in EN_GENERIC for word in words)  # a term has a word of its own
 
 
 def _titles(text: str, chinese: bool) -> list[str]:
+    """The heading as a term; a heading that names two things ("充分条件与必要条件") gives both."""
     heading = _HEADING.search(text)
     if heading is None:
         return []
     title = plain(heading.group(1)).strip(" ：:。.")
+    parts = [part.strip() for part in _PAIR.split(title)]
+    if len(parts) > 1 and all(is_term(part, chinese) for part in parts):
+        return parts
     return [title] if is_term(title, chinese) else []
 
 
@@ -140,13 +146,7 @@ def _marked(text: str, chinese: bool) -> list[str]:
 
 
 def _zh_ranked(text: str, limit: int) -> list[str]:
-    with _jieba_ready:
-        import jieba
-        import jieba.analyse
-
-        jieba.setLogLevel(60)  # its "Building prefix dict" chatter goes nowhere
-        jieba.initialize()
-    tags = jieba.analyse.extract_tags(text, topK=limit * 2, allowPOS=ZH_NOUNS)
+    tags = jieba().analyse.extract_tags(text, topK=limit * 2, allowPOS=ZH_NOUNS)
     return [tag for tag in tags if is_term(tag, True)][:limit]
 
 
@@ -158,15 +158,23 @@ def _yake(limit: int) -> Any:
 
 
 def _en_ranked(text: str, limit: int, strict: bool = True) -> list[str]:
-    """YAKE!'s keywords (best first) that the text shows to be nouns (any single word that could be a
-    term, unless `strict`), in the case the text writes them."""
+    """YAKE!'s keywords (best first) that the text shows to be nouns, in the case the text writes them.
+
+    Unless `strict`, any single word that could be a term will do, but not one with a verb's or an
+    adverb's ending, nor one that only ever opens a sentence ("Put the material…", "Explain…").
+    """
     ranked = []
     for keyword, _score in _yake(limit).extract_keywords(text):
         surface = _surface(text, keyword)
-        if surface is None or not is_term(surface, False):
+        if surface is None or _CJK.search(surface) or not is_term(surface, False):
             continue
-        if _nounlike(text, surface) if strict else " " not in surface and not surface.lower().endswith(("ly", "ed")):
-            ranked.append(surface)
+        if strict:
+            if _nounlike(text, surface):
+                ranked.append(surface)
+        elif " " not in surface and not surface.lower().endswith(("ly", "ed", "ing")):
+            opens = surface[:1].isupper() and _starts_sentences(text, surface)
+            if not opens:
+                ranked.append(surface)
     return ranked[:limit]
 
 
@@ -204,9 +212,9 @@ def _after_determiner(text: str, term: str, gap: bool) -> bool:
 
 
 def _starts_sentences(text: str, term: str) -> bool:
-    """True when every occurrence of `term` opens a sentence (where any word has a capital)."""
+    """True when every occurrence of `term` opens a sentence or a numbered step (where any word has a capital)."""
     for match in re.finditer(re.escape(term), text):
-        before = text[: match.start()].rstrip()
+        before = re.sub(r"(?:^|\s)\d+[.)]$", "", text[: match.start()].rstrip()).rstrip()
         if before and before[-1] not in ".!?。！？\n:：":
             return False
     return True

@@ -8,20 +8,27 @@ from __future__ import annotations
 import re
 
 from canvas_live.services.agents.backends.offline.terms import is_chinese, key_terms
+from canvas_live.services.agents.backends.offline.tokens import mentions
 
-__all__ = ["is_chinese", "key_terms"]
+__all__ = ["is_chinese", "key_terms", "mentions"]
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+|(?<=[.])\s+")
 _MARKUP = re.compile(r"^[\s#>*\-+\d.、)）]+")
+_HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.M)
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 ANALOGY_MARKERS = (
     "比如", "例如", "举个例子", "举例", "就像", "好比", "好像", "想象", "类似", "比方", "打个比方", "譬如", "像是",
     "for example", "for instance", "e.g.", "such as", "imagine", "like a", "like an", "as if", "similar to",
     "analogy", "picture", "think of",
 )  # fmt: skip
+
+
+def body(text: str) -> str:
+    """The text without its Markdown heading lines: a heading names a subject, it says nothing about it."""
+    return _HEADING_LINE.sub("", text)
 
 
 def sentences(text: str) -> list[str]:
@@ -40,15 +47,6 @@ def shorten(text: str, limit: int = 60) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(",，;；:：") + "…"
-
-
-def mentions(text: str, term: str) -> bool:
-    """True when `text` uses `term` (case-insensitive; for a phrase, every word of it)."""
-    folded = text.lower()
-    if term.lower() in folded:
-        return True
-    words = term.lower().split()
-    return len(words) > 1 and all(word in folded for word in words)
 
 
 def sentence_with(text: str, term: str, used: set[str] | None = None) -> str | None:
