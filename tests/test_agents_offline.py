@@ -166,11 +166,15 @@ async def test_user_defined_agents_load_but_fail_clearly_offline(
     write_agent(folder, "haiku", "Write a haiku about the input.", description='"A poem, in YAML quotes"')
     (folder / "broken.md").write_text("no front matter here", encoding="utf-8")
     write_agent(folder, "scoring", "Be harsh.", output="markdown")  # cannot change a built-in's output kind
+    write_agent(folder, "terse", "Answer in a word.", max_tokens="5")  # below the 16 a limit needs
+    write_agent(folder, "wild", "Answer wildly.", temperature="9")  # past the 0-2 every provider takes
+    write_agent(folder, "limited", "Answer briefly.", max_tokens="64", temperature="0.5")
     live = make_server(agents_dir=folder)
     async with open_client(live) as client:
         agents = {agent["name"]: agent for agent in await client.call("agent.list")}
         assert agents["haiku"]["description"] == "A poem, in YAML quotes"
-        assert "broken" not in agents
+        assert "broken" not in agents and "terse" not in agents and "wild" not in agents
+        assert "limited" in agents
         assert agents["scoring"]["output"] == "json"
         with pytest.raises(RpcError) as raised:
             await client.call("agent.call", {"agent": "haiku", "input": {"topic": "rain"}})

@@ -233,3 +233,23 @@ async def test_cancelling_a_task_stops_the_engine_generating(
             await asyncio.sleep(0.1)
     finally:
         own.kill()
+
+
+async def test_an_answer_cut_at_max_tokens_fails_by_name_after_its_repair_turn(
+    engine: Engine, make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """An agent whose token limit is too small for its answer: the engine stops at the limit
+    (finish_reason "length"), the repair turn is cut too, and the call fails as `length`."""
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    (folder / "cramped.md").write_text(
+        "---\nname: cramped\noutput: json\nmax_tokens: 16\n---\nList ten facts about the input as a JSON array.",
+        encoding="utf-8",
+    )
+    live = make_server(**on_engine(engine, agents_dir=folder))
+    async with open_client(live) as client:
+        with pytest.raises(RpcError) as cut:
+            await client.call("agent.call", {"agent": "cramped", "input": {"topic": "photosynthesis"}}, timeout=300)
+    data = cut.value.data
+    assert data["error"] == "AGENT_FAILED" and data["reason"] == "length" and data["attempts"] == 1
+    assert "16 tokens" in data["problem"] and 0 < len(data["excerpt"]) <= 400
