@@ -31,6 +31,19 @@ class Reply:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+def slow_score(chunk_delay: float = 0.05) -> Reply:
+    """A rubric score of 85 streamed as a model on a CPU streams it: about 110 chunks of four
+    characters, `chunk_delay` apart (five seconds at the default)."""
+    score = {
+        "total_score": 85,
+        "breakdown": {"accuracy": 22, "imagery": 20, "completeness": 21, "originality": 22},
+        "pass": True,
+        "feedback": "The idea is stated in your own words and used correctly. " * 4,
+        "color_action": "change_to_green",
+    }
+    return Reply(content=msgspec.json.encode(score).decode(), chunk_delay=chunk_delay)
+
+
 class FakeProvider:
     """A model provider on loopback speaking OpenAI's and Anthropic's wire formats, scripted per test.
 
