@@ -114,6 +114,7 @@ test('without the token the status bar shows the refused connection retrying; wi
   await field('Token')?.type(token);
   tab.hide(); // closing the settings reconnects with them
   await until(() => status().textContent === 'canvas-live: open', 'the connection');
+  assert.deepEqual(notices, [], 'the connection the new settings replaced is closed without a notice');
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(pluginDir, 'data.json'), 'utf8')), { serverUrl: relay.url, token });
 });
 

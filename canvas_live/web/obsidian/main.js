@@ -866,7 +866,9 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
       this.#watchRunning();
       client.subscribe(["tasks"], (method, event) => this.#onEvent(this.board.apply(method, event)), {
         onResync: () => void this.#refresh(client)
-      }).catch((err) => this.#report(err));
+      }).catch((err) => {
+        if (client === this.#client) this.#report(err);
+      });
     } catch (err) {
       this.#state = "closed";
       this.#report(err);

@@ -119,7 +119,10 @@ export default class CanvasLivePlugin extends Plugin {
         .subscribe(['tasks'], (method, event) => this.#onEvent(this.board.apply(method, event)), {
           onResync: () => void this.#refresh(client),
         })
-        .catch((err: unknown) => this.#report(err));
+        .catch((err: unknown) => {
+          // A connection the settings replaced before it opened fails with CLOSED: no news.
+          if (client === this.#client) this.#report(err);
+        });
     } catch (err) {
       this.#state = 'closed';
       this.#report(err);
