@@ -68,7 +68,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# web/client.d.ts is generated from client.js's JSDoc and checked in; tests/test_js_client.py fails when it is stale.
+# web/client.d.ts and web/task-feeds.d.ts are generated from the modules' JSDoc and checked in;
+# tests/test_js_client.py fails when either is stale.
 client-types: $(NODE_STAMP)
 	node_modules/.bin/tsc --project tsconfig.client.json
 

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.support.browser import BrowserPage
 from tests.support.client import open_client
+from tests.support.provider import FakeProvider, slow_score
 from tests.support.server import LiveServer
 
 NEWEST = "离散数学-命题逻辑"
@@ -292,4 +294,54 @@ async def test_a_node_is_decomposed_and_the_canvas_scored_from_the_page(
     scored = rpc(live, "canvas.read", {"name": NEWEST})
     await expect(page.locator("#canvas-meta")).to_contain_text(scored["version"])
     await opened.screenshot("dashboard-decompose-score")
+    assert opened.errors == []
+
+
+async def test_a_slow_models_calls_count_their_tokens_until_their_results_arrive(
+    make_server: Callable[..., LiveServer],
+    provider: FakeProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    vault: Path,
+    new_page: Callable[..., Any],
+) -> None:
+    seed(vault)
+    monkeypatch.setenv("CANVAS_LIVE_TEST_KEY", "sk-test-0123456789abcdef")
+    provider.default = slow_score()  # each call streams its answer for about five seconds
+    live = make_server(agent_backend="openai", agent_base_url=provider.url, agent_api_key_env="CANVAS_LIVE_TEST_KEY")
+    opened = await open_dashboard(new_page, live)
+    page = opened.page
+    await expect(page.locator("#action-score")).to_be_enabled()
+    await page.locator("#action-score").click()
+
+    # The canvas's three explanations are scored at once: while they stream, the row counts the
+    # calls and their tokens, and the detail has a line for each.
+    row = page.locator("#task-body tr").first
+    await expect(row.locator("button.link")).to_have_text("learn.score")
+    answering = re.compile(r"^3 calls answering · [1-9]\d* tokens$")
+    await expect(row.locator(".answering")).to_have_text(answering, timeout=20_000)
+    calls = page.get_by_role("list", name="Answering now").get_by_role("listitem")
+    await expect(calls).to_have_count(3)
+    await expect(calls.first).to_contain_text("scoring")
+    await expect(calls.first.locator(".tokens")).to_have_text(re.compile(r"^[1-9]\d* tokens?$"))
+    await opened.screenshot("dashboard-answering")
+
+    # A call's count rises as its answer streams on.
+    key = await calls.first.locator("code").inner_text()
+    seen = int((await calls.first.locator(".tokens").inner_text()).split()[0])
+    await page.wait_for_function(
+        """([key, seen]) => [...document.querySelectorAll('#task-detail .calls li')].some(
+             (line) => line.querySelector('code')?.textContent === key
+               && Number.parseInt(line.querySelector('.tokens')?.textContent ?? '0', 10) > seen)""",
+        arg=[key, seen],
+        timeout=30_000,
+    )
+
+    # Each line gives way to its call's result; once the task is done nothing is answering.
+    await expect(row.locator(".status")).to_have_text("completed", timeout=60_000)
+    await expect(calls).to_have_count(0)
+    results = page.locator("#task-detail .results > li")
+    await expect(results).to_have_count(3)
+    assert key in await results.locator("code").all_inner_texts()
+    await expect(results.first).to_contain_text("score 85/100")
+    await expect(row.locator(".answering")).to_have_text("")
     assert opened.errors == []

@@ -1,10 +1,11 @@
 """The typed JS client: its declarations, its npm package, a TypeScript plugin built on it, its Node tests.
 
-`web/client.d.ts` is generated from client.js's JSDoc (`make client-types`) and checked in; these
-tests fail when it is stale, when client.js does not type-check under strict settings, when the
-packed package does not compile in a plugin's strict build (or a plugin's mistakes do), and they
-run the Node tests of client.js: tests/js/client.test.mjs against a fake socket, and
-tests/js/live.test.mjs against the real server started here.
+`web/client.d.ts` is generated from client.js's JSDoc (`make client-types`, which writes
+task-feeds.d.ts too) and checked in; these tests fail when either is stale, when client.js does
+not type-check under strict settings, when the packed package does not compile in a plugin's
+strict build (or a plugin's mistakes do), and they run the Node tests of client.js:
+tests/js/client.test.mjs against a fake socket, and tests/js/live.test.mjs against the real server
+started here.
 """
 
 from __future__ import annotations
@@ -89,9 +90,10 @@ def check_client_js(tmp_path: Path, source: Path) -> subprocess.CompletedProcess
 def test_the_checked_in_declarations_are_what_make_client_types_writes(tmp_path: Path) -> None:
     made = tsc("--project", "tsconfig.client.json", "--declarationDir", tmp_path)
     assert made.returncode == 0, made.stdout + made.stderr
-    assert (tmp_path / "client.d.ts").read_text() == (WEB_DIR / "client.d.ts").read_text(), (
-        "canvas_live/web/client.d.ts is stale: run `make client-types` and commit it"
-    )
+    for name in ("client.d.ts", "task-feeds.d.ts"):
+        assert (tmp_path / name).read_text() == (WEB_DIR / name).read_text(), (
+            f"canvas_live/web/{name} is stale: run `make client-types` and commit it"
+        )
 
 
 def test_client_js_type_checks_under_strict_settings(tmp_path: Path) -> None:

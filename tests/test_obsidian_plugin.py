@@ -18,11 +18,38 @@ import pytest
 
 from canvas_live.server.cli import main
 from canvas_live.server.obsidian import PLUGIN_FILES, plugin_source
+from tests.support.provider import FakeProvider, slow_score
 from tests.support.server import LiveServer
 from tests.test_js_client import JS_DIR, ROOT, node_tests, run
 
 PLUGIN = ROOT / "canvas_live" / "web" / "obsidian"
 SAMPLES = Path(__file__).parent / "fixtures" / "samples"
+# A question and the learner's explanation of it (red, yellow), for a model to score.
+LESSON = {
+    "nodes": [
+        {
+            "id": "question",
+            "type": "text",
+            "text": "Why is a contrapositive true whenever its statement is?",
+            "color": "1",
+            "x": 0,
+            "y": 0,
+            "width": 400,
+            "height": 200,
+        },
+        {
+            "id": "explanation",
+            "type": "text",
+            "text": "Both are false in exactly the same case.",
+            "color": "3",
+            "x": 500,
+            "y": 0,
+            "width": 400,
+            "height": 200,
+        },
+    ],
+    "edges": [{"id": "answers", "fromNode": "question", "toNode": "explanation"}],
+}
 
 
 def test_the_manifest_has_what_obsidian_requires() -> None:
@@ -44,8 +71,9 @@ def test_main_js_is_commonjs_with_the_client_bundled_in_and_obsidian_left_out() 
     source = (PLUGIN / "main.js").read_text()
     assert 'require("obsidian")' in source and "module.exports" in source
     modules = [line.removeprefix("// ") for line in source.splitlines() if line.startswith("// ")]
-    assert modules == ["src/main.ts", "../client.js", "src/tasks.ts", "src/view.ts", "src/main.ts"]
+    assert modules == ["src/main.ts", "../client.js", "../task-feeds.js", "src/tasks.ts", "src/view.ts", "src/main.ts"]
     assert source.count("var RpcError = class extends Error") == 1  # web/client.js, bundled from its only copy
+    assert source.count("var RunningCalls = class") == 1  # web/task-feeds.js, likewise
 
 
 def test_the_plugin_source_type_checks_against_obsidians_types() -> None:
@@ -91,7 +119,13 @@ def test_obsidian_install_refuses_a_vault_that_is_not_there(tmp_path: Path, caps
     assert not (tmp_path / "missing").exists()
 
 
-def test_the_installed_plugin_drives_the_real_server(vault: Path, make_server: Callable[..., LiveServer]) -> None:
+def test_the_installed_plugin_drives_the_real_server(
+    vault: Path,
+    tmp_path: Path,
+    make_server: Callable[..., LiveServer],
+    provider: FakeProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     (vault / "study").mkdir()
     shutil.copy(SAMPLES / "cls-test-basic.canvas", vault / "study" / "basics.canvas")
     installed = subprocess.run(
@@ -102,10 +136,23 @@ def test_the_installed_plugin_drives_the_real_server(vault: Path, make_server: C
     )
     assert "copied main.js" in installed.stdout, installed.stdout
     live = make_server(token="s3cret", offline_latency=0.2, task_timeouts=("learn.explain=0.1",))
+    # A second vault, served on a model that streams slowly, with the plugin in it too.
+    slow_vault = tmp_path / "slow-vault"
+    slow_vault.mkdir()
+    (slow_vault / "lesson.canvas").write_text(json.dumps(LESSON))
+    assert main(["obsidian-install", "--vault", str(slow_vault)]) == 0
+    monkeypatch.setenv("CANVAS_LIVE_TEST_KEY", "sk-test-0123456789abcdef")
+    provider.default = slow_score()
+    slow = make_server(
+        vault=slow_vault, agent_backend="openai", agent_base_url=provider.url, agent_api_key_env="CANVAS_LIVE_TEST_KEY"
+    )
     env = {
         "CANVAS_LIVE_WS": live.ws_url,
         "CANVAS_LIVE_TOKEN": "s3cret",
         "CANVAS_LIVE_VAULT": str(vault),
         "CANVAS_LIVE_CANVAS": "study/basics",
+        "CANVAS_LIVE_SLOW_WS": slow.ws_url,
+        "CANVAS_LIVE_SLOW_VAULT": str(slow_vault),
+        "CANVAS_LIVE_SLOW_CANVAS": "lesson",
     }
     node_tests(JS_DIR / "obsidian.test.mjs", "--experimental-websocket", env=env)

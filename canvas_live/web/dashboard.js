@@ -6,16 +6,24 @@
  * made before the reads, so nothing happens unseen between the two; when the client reports that
  * events of a topic were lost (a server restart), that topic's state is read again.
  *
+ * Tasks are followed on two levels: the `tasks` topic for every task's status and steps, and the
+ * task's own topic (task-feeds.js) for the agent calls answering now and the agent results, for
+ * the selected task and the newest running ones.
+ *
  * @module canvas-live/dashboard
  */
 
 import { ConnectionState, RpcError, connect } from './client.js';
 import { STATES, nodeText, renderCanvas, stateOf } from './canvas-view.js';
 import { formatDuration, h } from './dom.js';
+import { TaskFeeds } from './task-feeds.js';
 import { TaskDetail, TaskTable, isActive } from './tasks-view.js';
 
 /** Nodes sent to agents by one "run agents" click, at most. */
 const BATCH_LIMIT = 24;
+
+/** The reason the task in the detail pane is followed on its own topic. */
+const SHOWN = 'shown';
 
 /**
  * @param {string} id
@@ -61,18 +69,26 @@ const app = {
   /** @type {Map<string, import('./tasks-view.js').TaskInfo>} */ tasks: new Map(),
   /** @type {string | null} */ detailId: null,
   /** @type {import('./client.js').Subscription | null} */ canvasSubscription: null,
-  /** @type {import('./client.js').Subscription | null} */ detailSubscription: null,
   everOpen: false,
   ticks: 0,
 };
-
-const table = new TaskTable(ui.taskBody, { onSelect: (id) => showTask(id), onCancel: (id) => cancelTask(id) });
-const detail = new TaskDetail(ui.detail, { onOpenCanvas: (name) => selectCanvas(name) });
 
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
 const endpoint = new URL('ws', location.href);
 endpoint.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
 const client = connect(endpoint.href, { token, onState: showConnection });
+
+const feeds = new TaskFeeds(client, {
+  onEvent: onTaskEvent,
+  onResync: onTaskResync,
+  onError: (error) => reportUnlessDisconnected('following a task', error),
+});
+const table = new TaskTable(ui.taskBody, {
+  onSelect: (id) => showTask(id),
+  onCancel: (id) => cancelTask(id),
+  callsOf: (id) => feeds.get(id)?.calls,
+});
+const detail = new TaskDetail(ui.detail, { onOpenCanvas: (name) => selectCanvas(name) });
 
 // -- notices --------------------------------------------------------------------------------------
 
@@ -106,8 +122,19 @@ function reportError(what, error) {
 }
 
 /**
- * Run a load, reporting a failure instead of throwing; a lost connection is not worth a message
- * because the topic resync reloads it once the connection is back.
+ * Report a failure, but not a lost connection: that is not worth a message because the topic
+ * resync reloads what is needed once the connection is back.
+ *
+ * @param {string} what
+ * @param {unknown} error
+ */
+function reportUnlessDisconnected(what, error) {
+  if (error instanceof RpcError && (error.error === 'DISCONNECTED' || error.error === 'CLOSED')) return;
+  reportError(what, error);
+}
+
+/**
+ * Run a load, reporting a failure instead of throwing.
  *
  * @param {string} what
  * @param {() => Promise<void>} load
@@ -116,8 +143,7 @@ async function quietly(what, load) {
   try {
     await load();
   } catch (error) {
-    if (error instanceof RpcError && (error.error === 'DISCONNECTED' || error.error === 'CLOSED')) return;
-    reportError(what, error);
+    reportUnlessDisconnected(what, error);
   }
 }
 
@@ -429,8 +455,20 @@ const loadTasks = coalesced('listing tasks', async () => {
   const page = await client.call('task.list', { limit: 50 });
   app.tasks = new Map(page.tasks.map((task) => [task.id, task]));
   table.replaceAll(page.tasks);
+  watchRunning();
   if (app.detailId && app.tasks.has(app.detailId)) detail.update(/** @type {any} */ (app.tasks.get(app.detailId)));
 });
+
+/**
+ * Follow the newest running tasks on their own topics, for their calls' token counts in the table
+ * (task-feeds.js bounds how many).
+ */
+function watchRunning() {
+  const running = [...app.tasks.values()]
+    .filter((task) => task.status === 'running')
+    .sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
+  for (const id of feeds.watch(running.map((task) => task.id))) table.refresh(id);
+}
 
 /**
  * Fold a `tasks` event into the task it is about.
@@ -445,35 +483,36 @@ function onTasksEvent(method, event) {
   if (method === 'task.progress') task.progress = message === undefined ? { done, total } : { done, total, message };
   app.tasks.set(id, task);
   table.upsert(task);
+  if (method !== 'task.progress') watchRunning();
   if (id === app.detailId) detail.update(task);
 }
 
 /**
- * Show a task in the detail pane and stream its agents' results there.
+ * Show a task in the detail pane and stream its agents' calls and results there.
  *
- * The subscription replays the results that came before the click; when the server no longer
- * has them (it restarted, or forgot an old topic) the task's own result is the record.
+ * Its feed replays the results that came before the click (or has them already, for a running
+ * task the table follows); when the server no longer has them (it restarted, or forgot an old
+ * topic) the task's own result is the record.
  *
  * @param {string} id
  */
 async function showTask(id) {
   if (id === app.detailId) return;
-  const previous = app.detailSubscription;
+  const previous = app.detailId;
   app.detailId = id;
-  app.detailSubscription = null;
   table.select(id);
   detail.clear('loading…');
-  await quietly('unfollowing the previous task', async () => {
-    if (previous) await previous.unsubscribe();
-  });
+  if (previous) {
+    feeds.release(previous, SHOWN);
+    table.refresh(previous);
+  }
   await quietly('following the task', async () => {
     const task = app.tasks.get(id) ?? (await fetchTask(id));
     if (id !== app.detailId) return;
     detail.open(task);
-    const onResync = () => quietly('reloading the task', () => reopenTask(id));
-    const subscription = await client.subscribe([`task:${id}`], onTaskEvent, { replay: true, onResync });
-    if (id !== app.detailId) return subscription.unsubscribe();
-    app.detailSubscription = subscription;
+    const feed = feeds.follow(id, SHOWN);
+    for (const result of feed.results) detail.addResult(/** @type {any} */ (result));
+    detail.showCalls(feed.calls.list);
   });
 }
 
@@ -502,11 +541,27 @@ async function reopenTask(id) {
 }
 
 /**
+ * An event of a followed task's own topic, already taken into its feed.
+ *
+ * @param {string} id
  * @param {string} method
  * @param {Record<string, any>} event
  */
-function onTaskEvent(method, event) {
-  if (method === 'agent.result' && event.task_id === app.detailId) detail.addResult(/** @type {any} */ (event));
+function onTaskEvent(id, method, event) {
+  table.refresh(id);
+  if (id !== app.detailId) return;
+  if (method === 'agent.result') detail.addResult(/** @type {any} */ (event));
+  detail.showCalls(feeds.get(id)?.calls.list ?? []);
+}
+
+/**
+ * A followed task's events were lost: its feed starts empty, and the detail pane reads it again.
+ *
+ * @param {string} id
+ */
+function onTaskResync(id) {
+  table.refresh(id);
+  if (id === app.detailId) quietly('reloading the task', () => reopenTask(id));
 }
 
 /** @param {string} id */

@@ -8,6 +8,7 @@
  */
 
 import { formatDuration, h } from './dom.js';
+import { tokensText } from './task-feeds.js';
 
 /**
  * @typedef {{id: string, kind: string, status: string, progress: {done: number, total: number, message?: string},
@@ -15,6 +16,13 @@ import { formatDuration, h } from './dom.js';
  *   created_at?: string, started_at?: string, finished_at?: string}} TaskInfo
  * @typedef {{code: number, error: string, message: string, category?: string, data?: Record<string, any>}} ErrorInfo
  * @typedef {{agent: string, key?: string, ok: boolean, output?: any, error?: ErrorInfo, attempts: number, duration_ms: number, estimate?: boolean}} AgentResult
+ * @typedef {import('./task-feeds.js').RunningCalls} RunningCalls
+ * @typedef {import('./task-feeds.js').RunningCall} RunningCall
+ * @typedef {{onSelect: (id: string) => void, onCancel: (id: string) => void, callsOf: (id: string) => RunningCalls | undefined}} TableActions
+ *   `callsOf` gives the agent calls of a task answering now, where the page follows them
+ * @typedef {{kind: HTMLElement, canvas: HTMLElement, status: HTMLElement, bar: HTMLElement, meter: HTMLElement,
+ *   progressText: HTMLElement, answering: HTMLElement, duration: HTMLElement, action: HTMLElement}} RowCells
+ * @typedef {{row: HTMLTableRowElement, cells: RowCells, task: TaskInfo}} Row
  */
 
 const ACTIVE = new Set(['pending', 'running']);
@@ -54,13 +62,13 @@ function durationOf(task, now) {
 /** The live task table: one row per task, newest first. */
 export class TaskTable {
   /** @type {HTMLTableSectionElement} */ #body;
-  /** @type {Map<string, {row: HTMLTableRowElement, cells: Record<string, HTMLElement>, task: TaskInfo}>} */ #rows = new Map();
-  /** @type {{onSelect: (id: string) => void, onCancel: (id: string) => void}} */ #actions;
+  /** @type {Map<string, Row>} */ #rows = new Map();
+  /** @type {TableActions} */ #actions;
   /** @type {string | null} */ #selected = null;
 
   /**
    * @param {HTMLTableSectionElement} body
-   * @param {{onSelect: (id: string) => void, onCancel: (id: string) => void}} actions
+   * @param {TableActions} actions
    */
   constructor(body, actions) {
     this.#body = body;
@@ -105,6 +113,16 @@ export class TaskTable {
     for (const [rowId, { row }] of this.#rows) row.classList.toggle('selected', rowId === id);
   }
 
+  /**
+   * Show again what a task's calls are answering.
+   *
+   * @param {string} id
+   */
+  refresh(id) {
+    const entry = this.#rows.get(id);
+    if (entry) this.#fill(entry, Date.now());
+  }
+
   /** Advance the duration of running tasks. */
   tick() {
     const now = Date.now();
@@ -113,7 +131,10 @@ export class TaskTable {
     }
   }
 
-  /** @param {TaskInfo} task */
+  /**
+   * @param {TaskInfo} task
+   * @returns {Row}
+   */
   #makeRow(task) {
     const open = h('button', { class: 'link', type: 'button', onclick: () => this.#actions.onSelect(task.id) });
     const bar = h('div', { class: 'bar' });
@@ -125,6 +146,7 @@ export class TaskTable {
       bar,
       meter,
       progressText: h('span', { class: 'progress-text' }),
+      answering: h('span', { class: 'answering' }),
       duration: h('td', { class: 'duration' }),
       action: h('td', { class: 'action' }),
     };
@@ -135,7 +157,7 @@ export class TaskTable {
         h('td', {}, open),
         cells.canvas,
         h('td', {}, cells.status),
-        h('td', { class: 'progress-cell' }, meter, cells.progressText),
+        h('td', { class: 'progress-cell' }, meter, cells.progressText, cells.answering),
         cells.duration,
         cells.action,
       )
@@ -145,7 +167,7 @@ export class TaskTable {
   }
 
   /**
-   * @param {{row: HTMLTableRowElement, cells: Record<string, HTMLElement>, task: TaskInfo}} entry
+   * @param {Row} entry
    * @param {number} now
    */
   #fill({ row, cells, task }, now) {
@@ -161,6 +183,7 @@ export class TaskTable {
     cells.meter.setAttribute('aria-valuenow', String(percent));
     cells.meter.setAttribute('aria-label', `${task.kind} progress`);
     cells.progressText.textContent = total > 0 ? `${done}/${total} · ${percent} %` : `${percent} %`;
+    cells.answering.textContent = this.#actions.callsOf(task.id)?.summary() ?? '';
     const ms = durationOf(task, now);
     cells.duration.textContent = ms === null ? 'waiting' : formatDuration(ms);
     const cancellable = isActive(task);
@@ -217,10 +240,19 @@ function clip(text, length) {
   return text.length > length ? `${text.slice(0, length)}…` : text;
 }
 
-/** The pane showing one task: its state, its outcome, and its agents' results as they arrive. */
+/**
+ * The pane showing one task: its state, its outcome, the agent calls answering now, and its agents'
+ * results as they arrive.
+ *
+ * The calls answering are not a live region: their token counts change up to 4 times a second
+ * each, which a screen reader would read out without end. Each call's result, in the live list of
+ * results, says when it ended.
+ */
 export class TaskDetail {
   /** @type {HTMLElement} */ #root;
   /** @type {HTMLElement} */ #summary;
+  /** @type {HTMLElement} */ #answering;
+  /** @type {HTMLElement} */ #calls;
   /** @type {HTMLOListElement} */ #results;
   /** @type {HTMLElement} */ #count;
   /** @type {(name: string) => void} */ #openCanvas;
@@ -234,6 +266,8 @@ export class TaskDetail {
     this.#root = root;
     this.#openCanvas = onOpenCanvas;
     this.#summary = h('div', { class: 'task-summary' });
+    this.#calls = h('ol', { class: 'calls', 'aria-labelledby': 'answering-heading' });
+    this.#answering = h('div', { class: 'answering-now', hidden: true }, h('h3', { id: 'answering-heading' }, 'Answering now'), this.#calls);
     this.#count = h('h3', {}, 'Agent results');
     this.#results = /** @type {HTMLOListElement} */ (h('ol', { class: 'results', 'aria-live': 'polite' }));
     this.clear('Select a task to see its agents’ results as they arrive.');
@@ -259,8 +293,24 @@ export class TaskDetail {
     this.#shown = 0;
     this.#results.replaceChildren();
     this.#count.textContent = 'Agent results';
-    this.#root.replaceChildren(this.#summary, this.#count, this.#results);
+    this.showCalls([]);
+    this.#root.replaceChildren(this.#summary, this.#answering, this.#count, this.#results);
     this.update(task);
+  }
+
+  /**
+   * Show the agent calls answering now, each with its tokens so far; a call's line goes when its
+   * result comes.
+   *
+   * @param {RunningCall[]} calls
+   */
+  showCalls(calls) {
+    this.#answering.hidden = calls.length === 0;
+    this.#calls.replaceChildren(
+      ...calls.map((call) =>
+        h('li', { class: 'call' }, h('strong', {}, call.agent), call.key ? h('code', {}, call.key) : null, h('span', { class: 'tokens' }, tokensText(call.tokens))),
+      ),
+    );
   }
 
   /**

@@ -3,9 +3,13 @@
  * on the Obsidian API stand-in (obsidian-standin.mjs) against the real server. tests/test_obsidian_plugin.py
  * starts the server on that vault (with a token, and a time limit that makes `learn.explain` fail)
  * and names in the environment: CANVAS_LIVE_WS, CANVAS_LIVE_TOKEN, CANVAS_LIVE_VAULT and
- * CANVAS_LIVE_CANVAS (a canvas of the vault, by name). Node 20 needs --experimental-websocket.
+ * CANVAS_LIVE_CANVAS (a canvas of the vault, by name). It also starts a second server, on a model
+ * that streams its answers slowly (a fake provider), on a second vault with the plugin installed:
+ * CANVAS_LIVE_SLOW_WS, CANVAS_LIVE_SLOW_VAULT and CANVAS_LIVE_SLOW_CANVAS (a question with an
+ * explanation to score). Node 20 needs --experimental-websocket.
  *
- * The tests run in order, as a learner would: settings, review, decompose, score, tasks.
+ * The tests run in order, as a learner would: settings, review, decompose, score, tasks, a network
+ * failure, then a slow model in the second vault.
  */
 
 import assert from 'node:assert/strict';
@@ -20,7 +24,10 @@ import { App, Setting, loadPlugin, notices } from './obsidian-standin.mjs';
 const TasksViewType = 'canvas-live-tasks';
 
 const { CANVAS_LIVE_WS: url, CANVAS_LIVE_TOKEN: token, CANVAS_LIVE_VAULT: vault, CANVAS_LIVE_CANVAS: canvas } = process.env;
-if (!url || !token || !vault || !canvas) throw new Error('run tests/test_obsidian_plugin.py: it starts the server and installs the plugin');
+const { CANVAS_LIVE_SLOW_WS: slowUrl, CANVAS_LIVE_SLOW_VAULT: slowVault, CANVAS_LIVE_SLOW_CANVAS: slowCanvas } = process.env;
+if (!url || !token || !vault || !canvas || !slowUrl || !slowVault || !slowCanvas) {
+  throw new Error('run tests/test_obsidian_plugin.py: it starts the servers and installs the plugin');
+}
 
 const pluginDir = path.join(vault, '.obsidian', 'plugins', 'canvas-live');
 const app = new App(vault);
@@ -107,6 +114,7 @@ test('without the token the status bar shows the refused connection retrying; wi
   await field('Token')?.type(token);
   tab.hide(); // closing the settings reconnects with them
   await until(() => status().textContent === 'canvas-live: open', 'the connection');
+  assert.deepEqual(notices, [], 'the connection the new settings replaced is closed without a notice');
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(pluginDir, 'data.json'), 'utf8')), { serverUrl: relay.url, token });
 });
 
@@ -211,4 +219,41 @@ test('after a network failure the plugin reconnects and catches up on the events
   await until(() => row()?.textContent.includes('completed'), 'the missed task in the view');
   // The missed completion was replayed as an event (a re-read of task.list shows no notice for a task started elsewhere).
   await until(() => notices.filter((message) => message === '1 explanation scored.').length === scored + 1, 'the replayed notice');
+});
+
+test('on a slow model the status bar and the tasks view count the tokens answered so far, until the result', async () => {
+  const slowApp = new App(slowVault);
+  const slowDir = path.join(slowVault, '.obsidian', 'plugins', 'canvas-live');
+  fs.writeFileSync(path.join(slowDir, 'data.json'), JSON.stringify({ serverUrl: slowUrl }));
+  const slow = await loadPlugin(slowApp, slowDir);
+  try {
+    const bar = slow.statusBarItems[0];
+    await until(() => bar.textContent === 'canvas-live: open', 'the connection to the slow server');
+    await slowApp.workspace.openLinkText(`${slowCanvas}.canvas`, '');
+    assert.equal(slowApp.commands.executeCommandById('canvas-live:show-tasks'), true);
+    await until(() => slowApp.workspace.getLeavesOfType(TasksViewType).length === 1, 'the tasks view');
+    const [leaf] = slowApp.workspace.getLeavesOfType(TasksViewType);
+    const scored = notices.filter((message) => message === '1 explanation scored.').length;
+    assert.equal(slowApp.commands.executeCommandById('canvas-live:score-canvas'), true);
+
+    // While the one scoring call streams, the status bar and the task's row count its tokens.
+    const counting = /^canvas-live: open · learn\.score \d+\/\d+ · ([1-9]\d*) tokens?$/;
+    await until(() => counting.test(bar.textContent), 'a token count in the status bar');
+    const answering = () => leaf.view.contentEl.findAllByClass('canvas-live-task-calls').map((/** @type {any} */ el) => el.textContent);
+    await until(() => answering().some((text) => /^1 call answering · [1-9]\d* tokens?$/.test(text)), 'the count in the tasks view');
+
+    // Then its result: the notice, and neither shows a count any more.
+    await until(() => notices.filter((message) => message === '1 explanation scored.').length === scored + 1, 'the score notice');
+    await until(() => bar.textContent === 'canvas-live: open', 'the status bar to drop the finished task');
+    assert.deepEqual(answering(), []);
+
+    // The count rose as the answer streamed, and never went back.
+    const counts = bar.history.flatMap((/** @type {string} */ text) => {
+      const match = counting.exec(text);
+      return match ? [Number(match[1])] : [];
+    });
+    assert.ok(counts.length >= 2 && counts.every((n, i) => i === 0 || n >= counts[i - 1]) && counts.at(-1) > counts[0], JSON.stringify(bar.history));
+  } finally {
+    slow.unload();
+  }
 });

@@ -17,13 +17,31 @@ import uvicorn
 
 @dataclasses.dataclass
 class Reply:
-    """One scripted answer of the fake model provider."""
+    """One scripted answer of the fake model provider.
+
+    `delay` holds the whole answer back; `chunk_delay` comes before each chunk of a streamed one,
+    so that it streams as slowly as a model on a CPU.
+    """
 
     status: int = 200
     content: str = ""
     body: Any = None
     delay: float = 0.0
+    chunk_delay: float = 0.0
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def slow_score(chunk_delay: float = 0.05) -> Reply:
+    """A rubric score of 85 streamed as a model on a CPU streams it: about 110 chunks of four
+    characters, `chunk_delay` apart (five seconds at the default)."""
+    score = {
+        "total_score": 85,
+        "breakdown": {"accuracy": 22, "imagery": 20, "completeness": 21, "originality": 22},
+        "pass": True,
+        "feedback": "The idea is stated in your own words and used correctly. " * 4,
+        "color_action": "change_to_green",
+    }
+    return Reply(content=msgspec.json.encode(score).decode(), chunk_delay=chunk_delay)
 
 
 class FakeProvider:
@@ -63,7 +81,7 @@ class FakeProvider:
             await asyncio.sleep(reply.delay)
         request = self.requests[-1]["json"]
         if request.get("stream") and reply.status < 400 and reply.body is None:
-            await self.stream(send, reply.content)
+            await self.stream(send, reply.content, reply.chunk_delay)
             return
         payload = reply.body if reply.body is not None else self.envelope(scope["path"], reply)
         extra = [(name.encode(), value.encode()) for name, value in reply.headers.items()]
@@ -77,14 +95,16 @@ class FakeProvider:
         await send({"type": "http.response.body", "body": msgspec.json.encode(payload)})
 
     @staticmethod
-    async def stream(send: Any, content: str) -> None:
+    async def stream(send: Any, content: str, chunk_delay: float) -> None:
         """Answer as OpenAI-compatible servers stream: a chunk of a few characters at a time, each a
-        server-sent event, then the finish reason and `[DONE]`."""
+        server-sent event (`chunk_delay` after the one before), then the finish reason and `[DONE]`."""
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         pieces = [content[start : start + 4] for start in range(0, len(content), 4)]
         chunks = [{"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]} for piece in pieces]
         chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         for chunk in chunks:
+            if chunk_delay:
+                await asyncio.sleep(chunk_delay)
             await send(
                 {
                     "type": "http.response.body",

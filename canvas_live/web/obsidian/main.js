@@ -508,6 +508,164 @@ function closedError() {
   return new RpcError("the client was closed", { error: "CLOSED" });
 }
 
+// ../task-feeds.js
+var WATCH_LIMIT = 8;
+var RUNNING = "running";
+var ENDED = /* @__PURE__ */ new Set(["task.completed", "task.failed", "task.cancelled"]);
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+function tokensText(n) {
+  return count(n, "token");
+}
+function callId(event, key) {
+  return JSON.stringify([event["agent"], typeof key === "string" ? key : null]);
+}
+var RunningCalls = class {
+  /** @type {Map<string, RunningCall>} */
+  #calls = /* @__PURE__ */ new Map();
+  /**
+   * Take in one event of the task's topic. The topic's order puts a call's `agent.progress`
+   * before its `agent.result`, and both before the task's end.
+   *
+   * @param {string} method
+   * @param {EventParams} event
+   * @returns {boolean} whether the calls answering changed
+   */
+  apply(method, event) {
+    if (method === "agent.progress") {
+      const key = event["key"] ?? event["node_id"];
+      const call = { agent: String(event["agent"]), key: typeof key === "string" ? key : null, tokens: Number(event["tokens"]) };
+      this.#calls.set(callId(event, key), call);
+      return true;
+    }
+    if (method === "agent.result") return this.#calls.delete(callId(event, event["key"]));
+    if (ENDED.has(method) && this.#calls.size > 0) {
+      this.#calls.clear();
+      return true;
+    }
+    return false;
+  }
+  /** Forget every call: their ends may have been missed. */
+  clear() {
+    this.#calls.clear();
+  }
+  /** @returns {RunningCall[]} in the order they began to answer */
+  get list() {
+    return [...this.#calls.values()];
+  }
+  /** How many calls are answering. */
+  get count() {
+    return this.#calls.size;
+  }
+  /** The tokens of every answering call together. */
+  get tokens() {
+    let sum = 0;
+    for (const call of this.#calls.values()) sum += call.tokens;
+    return sum;
+  }
+  /** `2 calls answering · 412 tokens`, or empty while none is. */
+  summary() {
+    return this.count === 0 ? "" : `${count(this.count, "call")} answering · ${tokensText(this.tokens)}`;
+  }
+};
+var TaskFeed = class {
+  calls = new RunningCalls();
+  /** @type {EventParams[]} the `agent.result` events, oldest first */
+  results = [];
+  /** @type {Set<string>} */
+  reasons = /* @__PURE__ */ new Set();
+  /**
+   * @param {string} method
+   * @param {EventParams} event
+   */
+  apply(method, event) {
+    this.calls.apply(method, event);
+    if (method === "agent.result") this.results.push(event);
+  }
+  /** Start empty again: what came before could not be replayed. */
+  forget() {
+    this.calls.clear();
+    this.results = [];
+  }
+};
+var TaskFeeds = class {
+  /** @type {Subscriber} */
+  #client;
+  /** @type {FeedHooks} */
+  #hooks;
+  /** @type {Map<string, {feed: TaskFeed, handler: EventHandler}>} */
+  #followed = /* @__PURE__ */ new Map();
+  /**
+   * @param {Subscriber} client a client.js `Client`
+   * @param {FeedHooks} [hooks]
+   */
+  constructor(client, hooks = {}) {
+    this.#client = client;
+    this.#hooks = hooks;
+  }
+  /**
+   * The feed of a task that is followed.
+   *
+   * @param {string} id
+   * @returns {TaskFeed | undefined}
+   */
+  get(id) {
+    return this.#followed.get(id)?.feed;
+  }
+  /**
+   * Follow task `id` for `reason`; its events arrive through the hooks.
+   *
+   * @param {string} id
+   * @param {string} reason
+   * @returns {TaskFeed}
+   */
+  follow(id, reason) {
+    let entry = this.#followed.get(id);
+    if (entry === void 0) {
+      const feed = new TaskFeed();
+      const handler = (method, event) => {
+        feed.apply(method, event);
+        this.#hooks.onEvent?.(id, method, event);
+      };
+      const onResync = () => {
+        feed.forget();
+        this.#hooks.onResync?.(id);
+      };
+      entry = { feed, handler };
+      this.#followed.set(id, entry);
+      this.#client.subscribe([`task:${id}`], handler, { replay: true, onResync }).catch((error) => this.#hooks.onError?.(error));
+    }
+    entry.feed.reasons.add(reason);
+    return entry.feed;
+  }
+  /**
+   * Stop following task `id` for `reason`; its topic is unsubscribed once no reason is left.
+   *
+   * @param {string} id
+   * @param {string} reason
+   */
+  release(id, reason) {
+    const entry = this.#followed.get(id);
+    if (entry === void 0 || !entry.feed.reasons.delete(reason) || entry.feed.reasons.size > 0) return;
+    this.#followed.delete(id);
+    this.#client.unsubscribe([`task:${id}`], entry.handler).catch((error) => this.#hooks.onError?.(error));
+  }
+  /**
+   * Follow the first `WATCH_LIMIT` of these running tasks, and no other, for `RUNNING`.
+   *
+   * @param {readonly string[]} ids newest first
+   * @returns {string[]} the tasks no longer followed for it
+   */
+  watch(ids) {
+    const wanted = new Set(ids.slice(0, WATCH_LIMIT));
+    const dropped = [...this.#followed].filter(([id, { feed }]) => feed.reasons.has(RUNNING) && !wanted.has(id)).map(([id]) => id);
+    for (const id of dropped) this.release(id, RUNNING);
+    for (const id of wanted) this.follow(id, RUNNING);
+    return dropped;
+  }
+};
+
 // src/tasks.ts
 var TERMINAL = /* @__PURE__ */ new Set(["completed", "failed", "cancelled"]);
 function isTerminal(task) {
@@ -588,9 +746,12 @@ var import_obsidian = require("obsidian");
 var TASKS_VIEW = "canvas-live-tasks";
 var TasksView = class extends import_obsidian.ItemView {
   #board;
-  constructor(leaf, board) {
+  /** The agent calls of a task answering now, where the plugin follows them. */
+  #callsOf;
+  constructor(leaf, board, callsOf) {
     super(leaf);
     this.#board = board;
+    this.#callsOf = callsOf;
   }
   getViewType() {
     return TASKS_VIEW;
@@ -629,6 +790,8 @@ var TasksView = class extends import_obsidian.ItemView {
       progress.max = Math.max(task.progress.total, 1);
       progress.value = task.progress.done;
       row.createSpan({ cls: "canvas-live-task-count", text: progressText(task) });
+      const answering = this.#callsOf(task.id)?.summary() ?? "";
+      if (answering !== "") row.createSpan({ cls: "canvas-live-task-calls", text: answering });
     }
   }
 };
@@ -640,6 +803,8 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
   settings = { ...DEFAULT_SETTINGS };
   board = new TaskBoard();
   #client = null;
+  /** The running tasks followed on their own topics, through the current client. */
+  #feeds = null;
   #status = null;
   #state = "connecting";
   #retryIn;
@@ -650,7 +815,7 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
     this.settings = { ...DEFAULT_SETTINGS, ...saved };
     this.#status = this.addStatusBarItem();
     this.#status.addClass("canvas-live-status");
-    this.registerView(TASKS_VIEW, (leaf) => new TasksView(leaf, this.board));
+    this.registerView(TASKS_VIEW, (leaf) => new TasksView(leaf, this.board, (id) => this.#feeds?.get(id)?.calls));
     this.addSettingTab(new CanvasLiveSettingTab(this.app, this));
     this.addCommand({
       id: "generate-review-canvas",
@@ -681,6 +846,7 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
   reconnect() {
     const previous = this.#client;
     this.#client = null;
+    this.#feeds = null;
     previous?.close();
     this.#retryIn = void 0;
     try {
@@ -690,9 +856,19 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
       });
       this.#client = client;
       this.#state = client.state;
+      this.#feeds = new TaskFeeds(client, {
+        onEvent: () => this.#render(),
+        onResync: () => this.#render(),
+        onError: (err) => {
+          if (client === this.#client) this.#report(err);
+        }
+      });
+      this.#watchRunning();
       client.subscribe(["tasks"], (method, event) => this.#onEvent(this.board.apply(method, event)), {
         onResync: () => void this.#refresh(client)
-      }).catch((err) => this.#report(err));
+      }).catch((err) => {
+        if (client === this.#client) this.#report(err);
+      });
     } catch (err) {
       this.#state = "closed";
       this.#report(err);
@@ -757,6 +933,7 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
     try {
       const page = await client.call("task.list", { limit: 50 });
       this.board.load(page.tasks);
+      this.#watchRunning();
       for (const task of page.tasks) if (isTerminal(task) && this.#mine.get(task.id) === false) this.#settle(task);
     } catch (err) {
       if (client === this.#client) this.#report(err);
@@ -764,11 +941,18 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
     this.#render();
   }
   #onEvent(finished) {
+    this.#watchRunning();
     if (finished !== void 0) {
       if (this.#mine.has(finished.id)) this.#settle(finished);
       else new import_obsidian2.Notice(outcome(finished));
     }
     this.#render();
+  }
+  /** Follow the running tasks on their own topics, newest first (task-feeds.js bounds how many). */
+  #watchRunning() {
+    this.#feeds?.watch(
+      this.board.running().filter((task) => task.status === "running").map((task) => task.id)
+    );
   }
   /** Show how a task of ours ended, once, and open the review canvas it made. */
   #settle(task) {
@@ -816,7 +1000,11 @@ var CanvasLivePlugin = class extends import_obsidian2.Plugin {
     if (this.#state === "reconnecting" && this.#retryIn !== void 0) {
       text += ` (retry in ${Math.ceil(this.#retryIn / 1e3)} s)`;
     }
-    if (running !== void 0) text += ` · ${running.kind} ${progressText(running)}`;
+    if (running !== void 0) {
+      text += ` · ${running.kind} ${progressText(running)}`;
+      const calls = this.#feeds?.get(running.id)?.calls;
+      if (calls !== void 0 && calls.count > 0) text += ` · ${tokensText(calls.tokens)}`;
+    }
     this.#status?.setText(text);
     for (const leaf of this.app.workspace.getLeavesOfType(TASKS_VIEW)) {
       if (leaf.view instanceof TasksView) leaf.view.render();
@@ -831,13 +1019,13 @@ function outcome(task) {
   if (task.status === "cancelled") return `${task.kind} was cancelled.`;
   const result = task.result ?? {};
   if (task.kind === "review.generate") {
-    return `Review canvas ${String(result.review_canvas)} is ready: ${count(Number(result.question_count), "question")}.`;
+    return `Review canvas ${String(result.review_canvas)} is ready: ${count2(Number(result.question_count), "question")}.`;
   }
-  if (task.kind === "learn.decompose") return `${count(result.questions?.length ?? 0, "guiding question")} added.`;
-  if (task.kind === "learn.score") return `${count(result.scored?.length ?? 0, "explanation")} scored.`;
+  if (task.kind === "learn.decompose") return `${count2(result.questions?.length ?? 0, "guiding question")} added.`;
+  if (task.kind === "learn.score") return `${count2(result.scored?.length ?? 0, "explanation")} scored.`;
   return `${task.kind} completed.`;
 }
-function count(n, noun) {
+function count2(n, noun) {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 var CanvasLiveSettingTab = class extends import_obsidian2.PluginSettingTab {

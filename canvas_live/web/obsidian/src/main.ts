@@ -4,12 +4,15 @@
  *
  * Everything goes through `web/client.js` (bundled in by esbuild, never copied): it reconnects
  * with backoff and resumes the `tasks` subscription, and when the server cannot replay what was
- * missed the plugin re-reads `task.list`.
+ * missed the plugin re-reads `task.list`. The running tasks are also followed on their own
+ * topics through `web/task-feeds.js` (bundled in the same way), for the tokens their agent calls
+ * have answered so far: on a slow model that is what moves.
  */
 
 import { ItemView, Notice, Plugin, PluginSettingTab, Setting, TFile, type App } from 'obsidian';
 
 import { RpcError, connect, type Client, type ConnectionStateName, type StateDetail } from '../../client.js';
+import { TaskFeeds, tokensText } from '../../task-feeds.js';
 import { TaskBoard, isTerminal, progressText, type Scheduled, type TaskInfo } from './tasks';
 import { TASKS_VIEW, TasksView } from './view';
 
@@ -47,6 +50,8 @@ export default class CanvasLivePlugin extends Plugin {
   settings: CanvasLiveSettings = { ...DEFAULT_SETTINGS };
   readonly board = new TaskBoard();
   #client: Client | null = null;
+  /** The running tasks followed on their own topics, through the current client. */
+  #feeds: TaskFeeds | null = null;
   #status: HTMLElement | null = null;
   #state: ConnectionStateName = 'connecting';
   #retryIn: number | undefined;
@@ -58,7 +63,7 @@ export default class CanvasLivePlugin extends Plugin {
     this.settings = { ...DEFAULT_SETTINGS, ...saved };
     this.#status = this.addStatusBarItem();
     this.#status.addClass('canvas-live-status');
-    this.registerView(TASKS_VIEW, (leaf) => new TasksView(leaf, this.board));
+    this.registerView(TASKS_VIEW, (leaf) => new TasksView(leaf, this.board, (id) => this.#feeds?.get(id)?.calls));
     this.addSettingTab(new CanvasLiveSettingTab(this.app, this));
     this.addCommand({
       id: 'generate-review-canvas',
@@ -92,6 +97,7 @@ export default class CanvasLivePlugin extends Plugin {
   reconnect(): void {
     const previous = this.#client;
     this.#client = null; // its last state change, `closed`, is not this connection's
+    this.#feeds = null;
     previous?.close();
     this.#retryIn = undefined;
     try {
@@ -101,11 +107,22 @@ export default class CanvasLivePlugin extends Plugin {
       });
       this.#client = client;
       this.#state = client.state;
+      this.#feeds = new TaskFeeds(client, {
+        onEvent: () => this.#render(),
+        onResync: () => this.#render(),
+        onError: (err) => {
+          if (client === this.#client) this.#report(err);
+        },
+      });
+      this.#watchRunning();
       client
         .subscribe(['tasks'], (method, event) => this.#onEvent(this.board.apply(method, event)), {
           onResync: () => void this.#refresh(client),
         })
-        .catch((err: unknown) => this.#report(err));
+        .catch((err: unknown) => {
+          // A connection the settings replaced before it opened fails with CLOSED: no news.
+          if (client === this.#client) this.#report(err);
+        });
     } catch (err) {
       this.#state = 'closed';
       this.#report(err);
@@ -176,6 +193,7 @@ export default class CanvasLivePlugin extends Plugin {
     try {
       const page = await client.call<{ tasks: TaskInfo[] }>('task.list', { limit: 50 });
       this.board.load(page.tasks);
+      this.#watchRunning();
       for (const task of page.tasks) if (isTerminal(task) && this.#mine.get(task.id) === false) this.#settle(task);
     } catch (err) {
       if (client === this.#client) this.#report(err);
@@ -184,11 +202,22 @@ export default class CanvasLivePlugin extends Plugin {
   }
 
   #onEvent(finished: TaskInfo | undefined): void {
+    this.#watchRunning();
     if (finished !== undefined) {
       if (this.#mine.has(finished.id)) this.#settle(finished);
       else new Notice(outcome(finished));
     }
     this.#render();
+  }
+
+  /** Follow the running tasks on their own topics, newest first (task-feeds.js bounds how many). */
+  #watchRunning(): void {
+    this.#feeds?.watch(
+      this.board
+        .running()
+        .filter((task) => task.status === 'running')
+        .map((task) => task.id),
+    );
   }
 
   /** Show how a task of ours ended, once, and open the review canvas it made. */
@@ -241,7 +270,11 @@ export default class CanvasLivePlugin extends Plugin {
     if (this.#state === 'reconnecting' && this.#retryIn !== undefined) {
       text += ` (retry in ${Math.ceil(this.#retryIn / 1000)} s)`;
     }
-    if (running !== undefined) text += ` · ${running.kind} ${progressText(running)}`;
+    if (running !== undefined) {
+      text += ` · ${running.kind} ${progressText(running)}`;
+      const calls = this.#feeds?.get(running.id)?.calls;
+      if (calls !== undefined && calls.count > 0) text += ` · ${tokensText(calls.tokens)}`;
+    }
     this.#status?.setText(text);
     for (const leaf of this.app.workspace.getLeavesOfType(TASKS_VIEW)) {
       if (leaf.view instanceof TasksView) leaf.view.render();

@@ -1,17 +1,24 @@
-/** The tasks view: running and recent tasks with their progress, refreshed as events arrive. */
+/**
+ * The tasks view: running and recent tasks with their progress, and the agent calls of a running
+ * one that are answering with their tokens so far, refreshed as events arrive.
+ */
 
 import { ItemView, type WorkspaceLeaf } from 'obsidian';
 
+import type { RunningCalls } from '../../task-feeds.js';
 import { progressText, type TaskBoard, type TaskInfo } from './tasks';
 
 export const TASKS_VIEW = 'canvas-live-tasks';
 
 export class TasksView extends ItemView {
   readonly #board: TaskBoard;
+  /** The agent calls of a task answering now, where the plugin follows them. */
+  readonly #callsOf: (id: string) => RunningCalls | undefined;
 
-  constructor(leaf: WorkspaceLeaf, board: TaskBoard) {
+  constructor(leaf: WorkspaceLeaf, board: TaskBoard, callsOf: (id: string) => RunningCalls | undefined) {
     super(leaf);
     this.#board = board;
+    this.#callsOf = callsOf;
   }
 
   getViewType(): string {
@@ -56,6 +63,8 @@ export class TasksView extends ItemView {
       progress.max = Math.max(task.progress.total, 1);
       progress.value = task.progress.done;
       row.createSpan({ cls: 'canvas-live-task-count', text: progressText(task) });
+      const answering = this.#callsOf(task.id)?.summary() ?? '';
+      if (answering !== '') row.createSpan({ cls: 'canvas-live-task-calls', text: answering });
     }
   }
 }
