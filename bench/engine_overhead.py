@@ -29,12 +29,12 @@ import httpx
 import msgspec
 from websockets.asyncio.client import connect
 
-from bench.lean import free_port
 from canvas_live.services.agents import AgentCatalog
 from canvas_live.services.agents.backends import BackendConfig
 from canvas_live.services.agents.backends.http import OpenAIBackend
 from canvas_live.services.agents.calls import AgentRequest
 from tests.support.engine import Engine, locate_engine
+from tests.support.process import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "smollm2"
@@ -122,15 +122,7 @@ def main() -> int:
         ]  # fmt: skip
         server = subprocess.Popen(command, cwd=ROOT)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                time.sleep(0.1)
+            wait_until_answering(server, f"http://127.0.0.1:{port}/api/v1/health", 30, lambda: "", "canvas-live")
             ours, theirs = asyncio.run(measure(engine.url, port, args.pairs))
         finally:
             server.terminate()

@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.process import ROOT, free_port
+from tests.support.process import ROOT, free_port, wait_until_answering
 
 ENGINE_PYTHON = Path(os.environ.get("CANVAS_LIVE_ENGINE_PYTHON", ROOT / ".venv-engine" / "bin" / "python"))
 
@@ -74,19 +72,8 @@ class Engine:
         ]  # fmt: skip
         with open(self.log, "ab") as output:  # a file, not a pipe nobody reads: a full pipe would stall it
             self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the engine exited: {self.log_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"the engine did not start: {self.log_text()[-2000:]}")
-            time.sleep(0.1)
+        wait_until_answering(self.process, f"{self.url}/models", 120, self.log_text, "the engine")
+        return self
 
     def log_text(self) -> str:
         """What the engine has logged so far."""

@@ -45,21 +45,34 @@ def start_server(
     # The log goes to a file, not a pipe nobody reads: a full pipe would stall the server.
     with open(log, "a+b") if log is not None else tempfile.TemporaryFile() as output:
         process = subprocess.Popen([*command, "--log-level", level], cwd=cwd, stderr=output, preexec_fn=preexec_fn)
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                output.flush()
-                output.seek(0)
-                raise RuntimeError(f"the server exited: {output.read().decode()}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                    return process
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
+
+        def logged() -> str:
+            output.flush()
+            output.seek(0)
+            return output.read().decode(errors="replace")
+
+        wait_until_answering(process, f"http://127.0.0.1:{port}/api/v1/health", 20, logged, "the server")
+        return process
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], url: str, seconds: float, logged: Callable[[], str], what: str
+) -> None:
+    """Return once GET `url` answers 200. If `process` exits first, or `seconds` pass (it is then
+    killed), raise, saying what it logged."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {logged()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{what} did not start: {logged()[-2000:]}")
+        time.sleep(0.05)
 
 
 @contextmanager
