@@ -97,8 +97,10 @@ PAIRED_SKIP := --ignore=tests/test_browser_client.py --ignore=tests/test_browser
 
 test: lint suite
 
+# --dist loadgroup: the tests that make a model engine compute run one after another on one worker
+# (tests/support/engine.py), the rest spread over the others.
 suite: $(STAMP) $(NODE_STAMP)
-	$(BIN)/pytest -n auto --cov --cov-report=term -q
+	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term -q
 	CANVAS_LIVE_TEST_PAIRED=1 $(BIN)/pytest -n auto -q -p no:cacheprovider -m "not single_process" $(PAIRED_SKIP)
 
 # A nightly-size run of the frame fuzzer (the suite runs 3,000 frames).

