@@ -258,3 +258,90 @@ async def test_a_server_without_json_schema_support_is_asked_in_json_mode(
     assert first["ok"] and second["ok"] and first["output"]["total_score"] == SCORE["total_score"]
     formats = [request["json"]["response_format"]["type"] for request in provider.requests]
     assert formats == ["json_schema", "json_object", "json_object"]  # refused once, then JSON mode for good
+
+
+LLAMA_CPP_REFUSAL = (
+    "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
+)
+
+
+async def test_each_refused_mode_steps_down_once_without_a_retry_or_the_breaker(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    """llama-cpp-python's HTTP 500 refusing json_schema, then a 400 refusing json_object: two capability
+    answers, so the schema goes into the prompt alone; a breaker that opens at the first failure stays shut."""
+    provider.script = [Reply(500, LLAMA_CPP_REFUSAL), Reply(400, "response_format json_object is not supported")]
+    async with open_client(serve(breaker_threshold=1, agent_retry_attempts=1)) as client:
+        result = await client.call("agent.call", SCORING_CALL)
+        info = await client.call("server.info")
+    formats = [request["json"].get("response_format", {}).get("type") for request in provider.requests]
+    assert formats == ["json_schema", "json_object", None]
+    assert result["ok"] and result["attempts"] == 1
+    agents = info["agents"]
+    assert agents["output_mode"] == "prompt" and agents["circuit"] == "closed" and agents["retries"] == 0
+    assert "JSON Schema" in provider.requests[-1]["json"]["messages"][0]["content"]  # the schema, in the prompt
+
+
+async def test_an_error_that_only_echoes_the_request_is_no_refusal(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    """A 422 about another field whose body echoes the request (response_format included) is a plain
+    non-retryable failure: the model keeps its structured output."""
+    echoed = {"detail": [{"loc": ["body", "messages"], "msg": "Field required", "input": {"response_format": {}}}]}
+    provider.script = [Reply(422, body=echoed)]
+    async with open_client(serve()) as client:
+        with pytest.raises(RpcError) as failed:
+            await client.call("agent.call", SCORING_CALL)
+        info = await client.call("server.info")
+    assert failed.value.data["category"] == "non_retryable" and len(provider.requests) == 1
+    assert info["agents"]["output_mode"] == "json_schema"
+
+
+async def test_an_agents_token_limit_and_temperature_reach_the_request(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    async with open_client(serve()) as client:
+        await client.call("agent.call", SCORING_CALL)
+        await client.call("agent.call", {"agent": "oral", "input": {"concept": "导数"}})
+    scoring, oral = (request["json"] for request in provider.requests)
+    assert scoring["max_tokens"] == 512 and scoring["temperature"] == 0 and scoring["stream"] is True
+    assert oral["max_tokens"] == 1024 and "temperature" not in oral  # the model's own default
+
+
+async def test_a_streamed_calls_token_counts_are_throttled_and_rise(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    """80 chunks 20 ms apart: every chunk is a token, but at most 4 counts a second go out."""
+    provider.default = Reply(content="x" * 320, chunk_delay=0.02)
+    async with open_client(serve()) as client:
+        started = asyncio.get_running_loop().time()
+        task_id = (await client.call("agent.batch", {"calls": [{"agent": "oral", "input": {"concept": "x"}}]}))[
+            "task_id"
+        ]
+        topic = f"task:{task_id}"
+        await client.call("subscribe", {"topics": [topic], "since": {topic: 0}, "epoch": client.hello["epoch"]})
+        counts = []
+        while True:
+            message = await asyncio.wait_for(client.events.get(), 30)
+            if message["method"] == "agent.progress":
+                counts.append(message["params"]["tokens"])
+            if message["method"] == "task.completed":
+                break
+        elapsed = asyncio.get_running_loop().time() - started
+    assert counts and counts == sorted(counts) and counts[-1] <= 80
+    assert len(counts) <= 4 * elapsed + 1, (len(counts), elapsed)
+
+
+async def test_a_calls_time_limit_starts_when_it_gets_a_slot(
+    serve: Callable[..., LiveServer], provider: FakeProvider
+) -> None:
+    """One slot, three calls of 0.6 s each, a limit of 1 s a call: waiting in line is not answering
+    slowly, so the last call, sent 1.2 s after the batch began, still completes."""
+    provider.default = Reply(content=msgspec.json.encode(SCORE).decode(), delay=0.6)
+    async with open_client(serve(max_concurrent_agents=1, agent_timeout=1.0)) as client:
+        calls = [{**SCORING_CALL, "key": str(index)} for index in range(3)]
+        task_id = (await client.call("agent.batch", {"calls": calls}))["task_id"]
+        task = await client.call("task.wait", {"id": task_id, "timeout": 30}, timeout=40)
+    results = task["result"]["results"]
+    assert [result["ok"] for result in results] == [True, True, True], results

@@ -85,10 +85,11 @@ class Settings:
     offline_latency: float = _opt(0.0, "fixed delay added to every offline agent call, in seconds")
     agent_timeout: float = _opt(
         600.0,
-        "default time limit of one agent call, retries included, in seconds (sized for a model on a laptop CPU)",
+        "default time limit of one agent call, retries included, from when it gets a slot, in seconds"
+        " (sized for a model on a laptop CPU)",
     )
     agent_attempt_timeout: float = _opt(
-        300.0, "time limit of one attempt of an agent call, waiting in the engine's queue included, in seconds"
+        300.0, "time limit of one request to the agent backend, waiting in the engine's queue included, in seconds"
     )
     agent_retry_attempts: int = _opt(5, "attempts of an agent call whose failures are retryable")
     agent_retry_max_delay: float = _opt(60.0, "seconds after which an agent call stops retrying")

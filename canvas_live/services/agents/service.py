@@ -110,12 +110,20 @@ class AgentStats(msgspec.Struct):
 
 
 class _Attempts:
-    """How many attempts one call has made (tenacity's own count is not visible from outside)."""
+    """How many attempts one call has made (tenacity's own count is not visible from outside), and
+    the call's deadline, which starts when its first attempt gets a slot."""
 
-    __slots__ = ("count",)
+    __slots__ = ("count", "deadline", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float, limit: asyncio.Timeout) -> None:
         self.count = 0
+        self.deadline = deadline
+        self.limit = limit
+
+    def slotted(self) -> None:
+        """The attempt got its slot: the first one starts the call's time limit."""
+        if self.count == 1:
+            self.limit.reschedule(asyncio.get_running_loop().time() + self.deadline)
 
 
 class _Throttled:
@@ -231,13 +239,16 @@ class AgentService:
     ) -> AgentResult:
         """One call with retries under its deadline; its failure is returned in the result, not raised."""
         deadline = timeout if timeout is not None else self.config.call_timeout
-        attempts = _Attempts()
         meter = _Throttled(on_tokens) if on_tokens is not None else None
         started = time.perf_counter()
         self._total += 1
         error: AgentError
+        # The deadline runs from the first slot: with fewer slots than calls (one, on a small local
+        # engine), a call waiting its turn in the queue has not started to take long.
+        limit = asyncio.timeout(None)
+        attempts = _Attempts(deadline, limit)
         try:
-            async with asyncio.timeout(deadline):
+            async with limit:
                 output: Any = await self.config.retry.retrying()(self._attempt, request, attempts, meter)
         except AgentError as exc:
             error = exc
@@ -280,6 +291,7 @@ class AgentService:
             await self._slots.acquire()
         finally:
             self._queued -= 1
+        attempts.slotted()
         try:
             self.breaker.admit()
             self._in_flight += 1
@@ -300,7 +312,10 @@ class AgentService:
             problem = misfit.data.get("problem")
             if problem is None:
                 raise
-        repair = request.repaired(completion.text, problem)
+            # A cut answer is as long as the limit: sent back whole with room for another as long,
+            # it could overflow a small engine's context, so the model sees how it began.
+            shown = misfit.data["excerpt"] if misfit.data.get("reason") == "length" else completion.text
+        repair = request.repaired(shown, problem)
         return repair.parse_output(await self._complete(repair, meter))
 
     async def _complete(self, request: AgentRequest, meter: _Throttled | None) -> Completion:

@@ -147,6 +147,22 @@ def _provider_message(response: httpx.Response) -> str:
     return str(message) if message else ""
 
 
+def _error_text(response: httpx.Response) -> str:
+    """What an error body says, and nothing it echoes of the request: `error.message` (OpenAI,
+    llama-cpp-python), a top-level `message` (vLLM), or the `loc` and `msg` of FastAPI's `detail`."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    detail = payload.get("detail")
+    if isinstance(detail, list):
+        detail = [{"loc": item.get("loc"), "msg": item.get("msg")} for item in detail if isinstance(item, dict)]
+    parts = (_provider_message(response), payload.get("message"), detail)
+    return " ".join(str(part) for part in parts if part)
+
+
 def _cut(text: str, limit: int = 200) -> str:
     """A provider's message cut short (after `redact`: a key cut in half would no longer be found)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -268,11 +284,12 @@ class OpenAIBackend(_HttpBackend):
         return body
 
     def refused(self, response: httpx.Response, body: dict[str, Any]) -> bool:
-        """An error about the request's `response_format`: its body names it or the mode. Auth and
-        rate-limit answers are never refusals, whatever they say."""
-        if "response_format" not in body or response.status_code in (401, 403, 408, 429):
+        """An error about the request's `response_format`: a 400, 422, 500 or 501 whose error
+        message names it or the mode (llama-cpp-python answers 500). Only the provider's message is
+        read, never the rest of the body, which may echo the whole request back."""
+        if "response_format" not in body or response.status_code not in (400, 422, 500, 501):
             return False
-        text = response.text.lower()
+        text = _error_text(response).lower()
         return any(word in text for word in _FORMAT_WORDS)
 
     async def complete(self, request: AgentRequest, on_tokens: TokenSink | None = None) -> Completion:
@@ -297,15 +314,18 @@ class OpenAIBackend(_HttpBackend):
         parts: list[str] = []
         finish: str | None = None
         async for line in response.aiter_lines():
-            if not line.startswith("data:"):
+            field, _, data = line.partition(":")
+            data = data.strip()
+            if field not in ("data", "error") or not data:
                 continue
-            data = line[5:].strip()
             if data == "[DONE]":
                 break
             chunk = _STREAM_CHUNK.decode(data)
-            if "error" in chunk:
-                detail = _cut(redact(str(chunk["error"].get("message", chunk["error"])), self._key))
-                raise AgentError(Category.RETRYABLE, f"the {self.name} backend failed while answering: {detail}")
+            error = chunk.get("error", chunk if field == "error" else None) if isinstance(chunk, dict) else chunk
+            if error is not None:
+                message = error.get("message", error) if isinstance(error, dict) else error
+                detail = _cut(redact(str(message), self._key))
+                raise AgentError(Category.NON_RETRYABLE, f"the {self.name} backend failed while answering: {detail}")
             for choice in chunk.get("choices") or ():
                 content = (choice.get("delta") or {}).get("content")
                 if content:
