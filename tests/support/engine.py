@@ -21,7 +21,8 @@ from tests.support.process import ROOT, free_port, wait_until_answering
 ENGINE_PYTHON = Path(os.environ.get("CANVAS_LIVE_ENGINE_PYTHON", ROOT / ".venv-engine" / "bin" / "python"))
 
 ENGINE_GROUP = "engine"
-"""The xdist group of every test that makes an engine compute (`--dist loadgroup` in the Makefile)."""
+"""The xdist group of every test that makes an engine compute (`--dist loadgroup` in the Makefile),
+and of the co-editing races, which must not run beside one."""
 
 FIND_MODEL = """
 import importlib.util, pathlib
