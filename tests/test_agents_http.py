@@ -242,6 +242,9 @@ async def test_json_agents_ask_openai_for_structured_output_with_their_schema(
         await client.call("agent.call", {"agent": "oral", "input": {"concept": "导数"}})
     scoring, oral = (request["json"] for request in provider.requests)
     assert scoring["response_format"]["type"] == "json_schema"
+    # Each agent's token limit, and its temperature where its file sets one (scoring: 0), reach the request.
+    assert scoring["max_tokens"] == 512 and scoring["temperature"] == 0 and scoring["stream"] is True
+    assert oral["max_tokens"] == 1024 and "temperature" not in oral  # the model's own default
     schema = scoring["response_format"]["json_schema"]
     assert schema["name"] == "scoring" and "total_score" in msgspec.json.encode(schema["schema"]).decode()
     assert "response_format" not in oral  # a Markdown agent answers in prose
@@ -296,17 +299,6 @@ async def test_an_error_that_only_echoes_the_request_is_no_refusal(
         info = await client.call("server.info")
     assert failed.value.data["category"] == "non_retryable" and len(provider.requests) == 1
     assert info["agents"]["output_mode"] == "json_schema"
-
-
-async def test_an_agents_token_limit_and_temperature_reach_the_request(
-    serve: Callable[..., LiveServer], provider: FakeProvider
-) -> None:
-    async with open_client(serve()) as client:
-        await client.call("agent.call", SCORING_CALL)
-        await client.call("agent.call", {"agent": "oral", "input": {"concept": "导数"}})
-    scoring, oral = (request["json"] for request in provider.requests)
-    assert scoring["max_tokens"] == 512 and scoring["temperature"] == 0 and scoring["stream"] is True
-    assert oral["max_tokens"] == 1024 and "temperature" not in oral  # the model's own default
 
 
 async def test_a_streamed_calls_token_counts_are_throttled_and_rise(
